@@ -1,0 +1,35 @@
+"""The library API that the CLI, the quiz and the regression runner call.
+
+>>> from ddx.api import assess_file
+>>> report = assess_file("cases/reference-eurorad-14910.yaml")   # doctest: +SKIP
+>>> report.top.diagnosis                                           # doctest: +SKIP
+'avulsion'
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from ddx.case import Case, load_case
+from ddx.evaluate import Evaluator
+from ddx.explain import build_report
+from ddx.report import Report
+from ddx.rulepack import RulePack, load_rule_pack
+
+__all__ = ["Case", "Evaluator", "Report", "RulePack", "assess", "assess_file", "evaluator_for", "load_case",
+           "load_rule_pack"]
+
+
+@lru_cache(maxsize=8)
+def evaluator_for(rules_dir: Path | None = None) -> Evaluator:
+    """The compiled evaluator for a rules folder (the shipped pack by default), built once per process."""
+    return Evaluator(load_rule_pack(rules_dir))
+
+
+def assess(case: Case, evaluator: Evaluator | None = None) -> Report:
+    return build_report(case, evaluator or evaluator_for())
+
+
+def assess_file(path: str | Path, rules_dir: Path | None = None) -> Report:
+    return assess(load_case(Path(path)), evaluator_for(rules_dir))

@@ -1,0 +1,115 @@
+"""Findings + compiled rules → fired evidence → conclusion (ranking, secondary condition, flags, advice).
+
+Evaluation runs in two stages on durable-rules. Evidence rules read the findings. Management rules
+read the findings plus three derived facts known only after ranking (``top_diagnosis``,
+``ischiofemoral_impingement``, ``urgent_red_flag``), so advice can depend on the conclusion without any
+Python knowing what the advice is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ddx.engine import CompiledRuleset
+from ddx.findings import Findings
+from ddx.ranking import RankedDiagnosis, rank
+from ddx.rulepack import ConditionEffect, RedFlagEffect, Rule, RulePack
+
+ConditionStatus = Literal["present", "absent", "indeterminate"]
+
+
+@dataclass(frozen=True)
+class SecondaryConclusion:
+    condition: str
+    status: ConditionStatus
+    rules: tuple[Rule, ...]
+
+
+@dataclass(frozen=True)
+class Conclusion:
+    facts: Mapping[str, Any]
+    fired: tuple[Rule, ...]
+    ranking: tuple[RankedDiagnosis, ...]
+    secondary: tuple[SecondaryConclusion, ...]
+    red_flags: tuple[Rule, ...]
+    recommendations: tuple[Rule, ...]
+
+    @property
+    def top(self) -> RankedDiagnosis:
+        return self.ranking[0]
+
+
+def resolve_status(rules: tuple[Rule, ...]) -> ConditionStatus:
+    """One status when the fired rules agree; indeterminate when none fired or they conflict."""
+    statuses = {r.effect.status for r in rules if isinstance(r.effect, ConditionEffect)}
+    if len(statuses) == 1:
+        return statuses.pop()
+    return "indeterminate"
+
+
+class Evaluator:
+    """A rule pack compiled once; evaluates any number of cases. Reuse one per process."""
+
+    def __init__(self, pack: RulePack) -> None:
+        self.pack = pack
+        self._evidence = CompiledRuleset([(r.id, r.when) for r in pack.evidence_rules])
+        self._management = CompiledRuleset([(r.id, r.when) for r in pack.management_rules])
+
+    def fire_evidence(self, facts: Mapping[str, Any]) -> tuple[Rule, ...]:
+        by_id = self.pack.by_id
+        return tuple(by_id[rule_id] for rule_id in self._evidence.evaluate(facts))
+
+    def fire_management(self, facts: Mapping[str, Any]) -> tuple[Rule, ...]:
+        """Management rules on findings plus derived facts (used by rule examples and the conclusion)."""
+        by_id = self.pack.by_id
+        return tuple(by_id[rule_id] for rule_id in self._management.evaluate(facts))
+
+    def fire(self, rule: Rule, facts: Mapping[str, Any]) -> bool:
+        """Whether ``rule`` fires on ``facts`` when evaluated with the rest of its stage on durable-rules."""
+        stage = self.fire_management(facts) if rule.stage == "management" else self.fire_evidence(facts)
+        return rule in stage
+
+    def rank(self, facts: Mapping[str, Any]) -> tuple[RankedDiagnosis, ...]:
+        return rank(self.pack, self.fire_evidence(facts))
+
+    def conclude(self, findings: Findings | Mapping[str, Any]) -> Conclusion:
+        facts = findings.known() if isinstance(findings, Findings) else dict(findings)
+        fired = self.fire_evidence(facts)
+        ranking = rank(self.pack, fired)
+        secondary = tuple(
+            SecondaryConclusion(
+                condition.id,
+                resolve_status(rules := self._condition_rules(fired, condition.id)),
+                rules,
+            )
+            for condition in self.pack.info.conditions
+        )
+        red_flags = tuple(r for r in fired if isinstance(r.effect, RedFlagEffect))
+        derived = {
+            "top_diagnosis": ranking[0].diagnosis,
+            "urgent_red_flag": any(
+                isinstance(r.effect, RedFlagEffect) and r.effect.severity == "urgent" for r in red_flags
+            ),
+            **{s.condition: s.status for s in secondary},
+        }
+        recommendations = self.fire_management({**facts, **derived})
+        return Conclusion(
+            facts={**facts, **derived},
+            fired=fired + recommendations,
+            ranking=ranking,
+            secondary=secondary,
+            red_flags=red_flags,
+            recommendations=recommendations,
+        )
+
+    @staticmethod
+    def _condition_rules(fired: tuple[Rule, ...], condition_id: str) -> tuple[Rule, ...]:
+        return tuple(
+            r for r in fired if isinstance(r.effect, ConditionEffect) and r.effect.condition == condition_id
+        )
+
+    def close(self) -> None:
+        self._evidence.close()
+        self._management.close()

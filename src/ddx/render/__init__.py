@@ -1,0 +1,43 @@
+"""Renderers: one report, three faces (rich text, Markdown, JSON straight from the model)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from ddx.report import Report
+
+Format = Literal["text", "markdown", "json"]
+FORMATS: tuple[Format, ...] = ("text", "markdown", "json")
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def format_findings(findings: dict[str, Any]) -> str:
+    return ", ".join(f"{name}={format_value(value)}" for name, value in findings.items())
+
+
+def source_numbers(report: Report) -> dict[str, int]:
+    """Footnote numbers for the report's sources, in order of first citation."""
+    return {key: number for number, key in enumerate(report.sources, start=1)}
+
+
+def cite(keys: list[str], numbers: dict[str, int]) -> str:
+    return "".join(f"[{numbers[k]}]" for k in keys)
+
+
+def render(report: Report, output_format: Format, *, color: bool | None = None, width: int | None = None) -> str:
+    if output_format == "json":
+        return report.to_json()
+    if output_format == "markdown":
+        from ddx.render.markdown import render_markdown
+
+        return render_markdown(report)
+    from ddx.render.text import render_text
+
+    return render_text(report, color=color, width=width)

@@ -1,0 +1,196 @@
+"""Safe loading of YAML and JSON documents that remembers where every value came from.
+
+Case files and rule files share this loader, so both get the same limits and the same
+``file:line`` errors. Nothing in a document is ever executed: the round-trip loader builds
+only plain mappings, sequences and scalars.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MAX_FILE_BYTES = 1_000_000
+MAX_NESTING_DEPTH = 32
+MAX_ALIASES = 0  # anchors and aliases have no use in ddx files and are how alias bombs start
+
+Location = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class LoadedDocument:
+    """A plain-Python document plus a way back from any value's location to its line."""
+
+    data: Any
+    source: str
+    _raw: Any
+
+    def line_of(self, location: Sequence[str | int]) -> int | None:
+        """1-based line of the deepest part of ``location`` that exists in the document."""
+        node = self._raw
+        line: int | None = _node_line(node)
+        for key in location:
+            child_line = _child_line(node, key)
+            if child_line is None:
+                break
+            line = child_line
+            try:
+                node = node[key]
+            except (KeyError, IndexError, TypeError):
+                break
+        return line
+
+
+def _node_line(node: Any) -> int | None:
+    lc = getattr(node, "lc", None)
+    return None if lc is None else int(lc.line) + 1
+
+
+def _child_line(node: Any, key: str | int) -> int | None:
+    lc = getattr(node, "lc", None)
+    if lc is None:
+        return None
+    try:
+        if isinstance(key, int):
+            return int(lc.item(key)[0]) + 1
+        return int(lc.key(key)[0]) + 1
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return None
+
+
+def load_document(path: Path) -> LoadedDocument:
+    """Read ``path`` (YAML or JSON) safely, or raise :class:`DdxInputError` naming file and line."""
+    from ddx.errors import DdxInputError
+
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise DdxInputError("file not found", source=path) from None
+    except OSError as error:
+        raise DdxInputError(f"cannot read file ({error.strerror})", source=path) from None
+    if path.is_dir():
+        raise DdxInputError("is a directory, expected a YAML or JSON file", source=path)
+    if size > MAX_FILE_BYTES:
+        raise DdxInputError(f"file is {size} bytes; the limit is {MAX_FILE_BYTES} bytes", source=path)
+    raw_bytes = path.read_bytes()
+    return parse_document(raw_bytes, source=str(path))
+
+
+def parse_document(raw_bytes: bytes, *, source: str) -> LoadedDocument:
+    """Parse bytes already read (a file, standard input) with the same limits and errors."""
+    from ddx.errors import DdxInputError
+
+    if len(raw_bytes) > MAX_FILE_BYTES:
+        raise DdxInputError(f"input is {len(raw_bytes)} bytes; the limit is {MAX_FILE_BYTES}", source=source)
+    if b"\x00" in raw_bytes:
+        raise DdxInputError("binary content (NUL bytes); expected UTF-8 YAML or JSON text", source=source)
+    try:
+        text = raw_bytes.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw_bytes[: error.start].count(b"\n") + 1
+        raise DdxInputError("not valid UTF-8 text", source=source, line=line) from None
+    if source.endswith(".json"):
+        _check_json_syntax(text, source)
+    raw = _parse_yaml(text, source)
+    _check_depth(raw, source)
+    return LoadedDocument(data=_to_plain(raw), source=source, _raw=raw)
+
+
+def _check_json_syntax(text: str, source: str) -> None:
+    from ddx.errors import DdxInputError
+
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DdxInputError(f"invalid JSON: {error.msg}", source=source, line=error.lineno) from None
+    except RecursionError:
+        raise DdxInputError(f"nesting deeper than {MAX_NESTING_DEPTH} levels", source=source) from None
+
+
+def _parse_yaml(text: str, source: str) -> Any:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    from ddx.errors import DdxInputError
+
+    if "&" in text or "*" in text:
+        _reject_aliases(text, source)
+    yaml = YAML(typ="rt", pure=True)
+    yaml.allow_duplicate_keys = False
+    try:
+        return yaml.load(text)
+    except MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = (error.problem or error.context or "invalid YAML").strip()
+        if "duplicate key" in str(error):
+            problem = "duplicate key " + _duplicate_key_name(str(error))
+        raise DdxInputError(f"invalid YAML: {problem}", source=source, line=line) from None
+    except YAMLError as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else "invalid YAML"
+        raise DdxInputError(f"invalid YAML: {first_line}", source=source) from None
+    except RecursionError:
+        raise DdxInputError(f"nesting deeper than {MAX_NESTING_DEPTH} levels", source=source) from None
+
+
+def _duplicate_key_name(message: str) -> str:
+    for line in message.splitlines():
+        if "found duplicate key" in line:
+            return line.split("found duplicate key", 1)[1].split(" with value")[0].strip()
+    return ""
+
+
+def _reject_aliases(text: str, source: str) -> None:
+    """Refuse anchors/aliases before they are expanded (the 'billion laughs' defence)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+    from ruamel.yaml.events import AliasEvent
+
+    from ddx.errors import DdxInputError
+
+    try:
+        for event in YAML(typ="safe", pure=True).parse(text):
+            anchor = getattr(event, "anchor", None)
+            if isinstance(event, AliasEvent) or anchor:
+                line = event.start_mark.line + 1 if event.start_mark is not None else None
+                raise DdxInputError(
+                    "YAML anchors and aliases are not allowed in ddx files", source=source, line=line
+                )
+    except YAMLError:
+        return  # the real parse reports the syntax error with its line
+
+
+def _check_depth(raw: Any, source: str) -> None:
+    from ddx.errors import DdxInputError
+
+    stack: list[tuple[Any, int]] = [(raw, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING_DEPTH:
+            raise DdxInputError(
+                f"nesting deeper than {MAX_NESTING_DEPTH} levels", source=source, line=_node_line(node)
+            )
+        if isinstance(node, dict):
+            stack.extend((value, depth + 1) for value in node.values())
+        elif isinstance(node, list):
+            stack.extend((value, depth + 1) for value in node)
+
+
+def _to_plain(node: Any) -> Any:
+    """ruamel's scalar subclasses keep formatting; the rest of ddx wants plain builtins."""
+    if isinstance(node, dict):
+        return {str(key) if not isinstance(key, str) else str(key): _to_plain(v) for key, v in node.items()}
+    if isinstance(node, list):
+        return [_to_plain(item) for item in node]
+    if isinstance(node, bool):
+        return bool(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    return node
