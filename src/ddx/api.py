@@ -17,8 +17,17 @@ from ddx.explain import build_report
 from ddx.report import Report
 from ddx.rulepack import RulePack, load_rule_pack
 
-__all__ = ["Case", "Evaluator", "Report", "RulePack", "assess", "assess_file", "evaluator_for", "load_case",
-           "load_rule_pack"]
+__all__ = [
+    "Case",
+    "Evaluator",
+    "Report",
+    "RulePack",
+    "assess",
+    "assess_file",
+    "evaluator_for",
+    "load_case",
+    "load_rule_pack",
+]
 
 
 @lru_cache(maxsize=8)

@@ -58,7 +58,9 @@ def assess(
     output_format: Annotated[
         str, typer.Option("--format", "-f", help="Output format: text, markdown or json.")
     ] = "text",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to this file.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
+    ] = None,
     rules: RulesOption = None,
 ) -> None:
     """Rank the differential for one case and explain every choice."""
@@ -76,7 +78,7 @@ def assess(
         case = load_case(case_file)
     report = assess_case(case, evaluator_for(rules))
     if output is not None:
-        text = render(report, output_format, color=False)  # type: ignore[arg-type]
+        text = render(report, output_format, color=False)
         _write(output, text)
         return
     if output_format == "text":
@@ -88,7 +90,7 @@ def assess(
         for part in report_renderables(report):
             console.print(part)
         return
-    typer.echo(render(report, output_format))  # type: ignore[arg-type]
+    typer.echo(render(report, output_format))
 
 
 def _write(path: Path, text: str) -> None:
@@ -143,8 +145,10 @@ def regress(
             status, details = "[red]FAIL[/red]", "\n".join(result.failures)
         else:
             status, details = "[green]pass[/green]", ""
-        top = "" if result.report is None else (
-            f"{result.report.top.diagnosis} {result.report.top.probability:.0%}"
+        top = (
+            ""
+            if result.report is None
+            else (f"{result.report.top.diagnosis} {result.report.top.probability:.0%}")
         )
         table.add_row(status, result.case_id, top, details)
     console = Console(highlight=False)

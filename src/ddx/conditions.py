@@ -107,9 +107,7 @@ class ConditionSyntaxError(ValueError):
 ValueCheck = Callable[[str, Operator, Any, tuple[str | int, ...]], None]
 
 
-def parse_condition(
-    raw: Any, check: ValueCheck, location: tuple[str | int, ...] = ()
-) -> Condition:
+def parse_condition(raw: Any, check: ValueCheck, location: tuple[str | int, ...] = ()) -> Condition:
     """Parse the YAML form. ``check`` validates each finding name, operator and value."""
     if not isinstance(raw, Mapping) or not raw:
         raise ConditionSyntaxError(

@@ -4,7 +4,11 @@ What durable-rules 2.0.28 does, and how this module keeps the rest of ddx from s
 
 * events are consumed by the first matching rule, so a case's findings are asserted as one *fact*;
 * a fact that matches no rule returns status 1 (the Python wrapper raises
-  ``MessageNotHandledException``): here that simply means nothing fired;
+  ``MessageNotHandledException``), and — measured here — deleting that session's state afterwards
+  corrupts the heap (``free(): invalid pointer`` or a segfault, depending on what else the process has
+  allocated), while *not* deleting it leaks until ``MemoryError``. So every compiled ruleset carries a
+  sentinel rule that matches every case fact: the engine always takes the handled path, the session is
+  always deleted, and "nothing fired" is simply an empty list;
 * the stock Python host dispatches through ``threading.Timer`` loops and closures (about 19 µs a fired
   rule, and action functions with two parameters become asynchronous); we call the C engine's
   ``assert_fact`` / ``start_action_for_state`` / ``complete_and_start_action`` directly, about 2 µs;
@@ -20,6 +24,7 @@ condition is known to be true.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,7 +35,9 @@ import durable_rules_engine
 from ddx.conditions import AllOf, AnyOf, Comparison, Condition, Not
 
 _STATUS_HANDLED = 0
-_STATUS_NOT_HANDLED = 1
+# Neither name can clash: rule ids are upper-case with hyphens and findings come from a fixed vocabulary.
+_SENTINEL_RULE = "ddx_sentinel"
+_SENTINEL_KEY = "ddx_case"
 _NEGATED = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 _DURABLE_OPERATOR = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 _ruleset_names = itertools.count()
@@ -85,15 +92,12 @@ class CompiledRuleset:
         self.rule_ids: tuple[str, ...] = tuple(rule_id for rule_id, _ in rules)
         self._order = {rule_id: index for index, rule_id in enumerate(self.rule_ids)}
         self._name = f"ddx{next(_ruleset_names)}"
-        self._handle: int | None = None
-        if rules:
-            definition = {
-                rule_id: {"all": [{"m": compile_condition(condition)}]} for rule_id, condition in rules
-            }
-            try:
-                self._handle = durable_rules_engine.create_ruleset(self._name, json.dumps(definition))
-            except durable_rules_engine.error as error:
-                raise EngineError(f"durable-rules rejected the compiled rules: {error}") from error
+        definition = {rule_id: {"all": [{"m": compile_condition(condition)}]} for rule_id, condition in rules}
+        definition[_SENTINEL_RULE] = {"all": [{"m": {_SENTINEL_KEY: 1}}]}
+        try:
+            self._handle: int | None = durable_rules_engine.create_ruleset(self._name, json.dumps(definition))
+        except durable_rules_engine.error as error:
+            raise EngineError(f"durable-rules rejected the compiled rules: {error}") from error
 
     def evaluate(self, facts: Mapping[str, Any]) -> list[str]:
         """Ids of every rule whose condition holds for ``facts``, in rule-pack order."""
@@ -104,8 +108,6 @@ class CompiledRuleset:
         fired: list[str] = []
         try:
             status, state = durable_rules_engine.assert_fact(handle, _fact_json(facts, session))
-            if status == _STATUS_NOT_HANDLED:
-                return []
             if status != _STATUS_HANDLED:
                 raise EngineError(f"durable-rules returned status {status} for a new fact")
             result = durable_rules_engine.start_action_for_state(handle, state)
@@ -117,7 +119,9 @@ class CompiledRuleset:
             raise EngineError(f"durable-rules failed while evaluating: {error}") from error
         finally:
             durable_rules_engine.delete_state(handle, session)
-        return sorted(set(fired), key=self._order.__getitem__)
+        return sorted(
+            {rule_id for rule_id in fired if rule_id != _SENTINEL_RULE}, key=self._order.__getitem__
+        )
 
     def evaluate_many(self, cases: Iterable[Mapping[str, Any]]) -> list[list[str]]:
         return [self.evaluate(facts) for facts in cases]
@@ -128,12 +132,10 @@ class CompiledRuleset:
             self._handle = None
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown may have unloaded the engine already
-            pass
 
 
 def _fact_json(facts: Mapping[str, Any], session: str) -> str:
-    # Keys are ddx finding names and never collide with durable-rules' own 'sid'.
-    return json.dumps({**facts, "sid": session}, separators=(",", ":"))
+    # Keys are ddx finding names and never collide with durable-rules' own 'sid' or the sentinel key.
+    return json.dumps({**facts, _SENTINEL_KEY: 1, "sid": session}, separators=(",", ":"))

@@ -11,6 +11,7 @@ Three kinds of explanation are built here:
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from ddx.case import Case
 from ddx.conditions import comparisons
 from ddx.evaluate import Conclusion, Evaluator
-from ddx.findings import FINDING_SPECS, FindingSpec, Findings
+from ddx.findings import FINDING_SPECS, Findings, FindingSpec
 from ddx.oracle import witness
 from ddx.ranking import Contribution, RankedDiagnosis
 from ddx.report import (
@@ -39,6 +40,7 @@ from ddx.report import (
 from ddx.rulepack import (
     Codes,
     ConditionEffect,
+    ConditionInfo,
     DiagnosisEffect,
     RecommendationEffect,
     RedFlagEffect,
@@ -51,7 +53,7 @@ def build_report(case: Case, evaluator: Evaluator) -> Report:
     pack = evaluator.pack
     conclusion = evaluator.conclude(case.findings)
     facts = conclusion.facts
-    labels = {c.id: c for c in pack.info.conditions}
+    labels: dict[str, ConditionInfo] = {c.id: c for c in pack.info.conditions}
     return Report(
         case_id=case.id,
         title=case.title,
@@ -78,7 +80,9 @@ def build_report(case: Case, evaluator: Evaluator) -> Report:
 
 
 def _sources_in_citation_order(pack: RulePack, conclusion: Conclusion) -> dict[str, str]:
-    ordered: list[Rule] = [c.rule for entry in conclusion.ranking for c in _strongest_first(entry.contributions)]
+    ordered: list[Rule] = [
+        c.rule for entry in conclusion.ranking for c in _strongest_first(entry.contributions)
+    ]
     ordered += [rule for s in conclusion.secondary for rule in s.rules]
     ordered = list(_urgent_first(conclusion.red_flags)) + ordered + list(conclusion.recommendations)
     sources: dict[str, str] = {}
@@ -89,7 +93,9 @@ def _sources_in_citation_order(pack: RulePack, conclusion: Conclusion) -> dict[s
 
 
 def _urgent_first(rules: tuple[Rule, ...]) -> list[Rule]:
-    return sorted(rules, key=lambda r: 0 if isinstance(r.effect, RedFlagEffect) and r.effect.severity == "urgent" else 1)
+    return sorted(
+        rules, key=lambda r: 0 if isinstance(r.effect, RedFlagEffect) and r.effect.severity == "urgent" else 1
+    )
 
 
 def _codes(codes: Codes) -> CodeSet:
@@ -170,10 +176,14 @@ def _recommendation(pack: RulePack, rule: Rule, facts: Mapping[str, Any]) -> Rec
 def compare_top_two(ranking: tuple[RankedDiagnosis, ...]) -> TopComparison:
     """Decompose ln(score₁/score₂) into the prior ratio and one term per rule."""
     first, second = ranking[0], ranking[1]
-    items = [MarginItem(rule=c.rule.id, diagnosis=c.diagnosis, log_contribution=round(c.log_likelihood_ratio, 6))
-             for c in first.contributions]
-    items += [MarginItem(rule=c.rule.id, diagnosis=c.diagnosis, log_contribution=round(-c.log_likelihood_ratio, 6))
-              for c in second.contributions]
+    items = [
+        MarginItem(rule=c.rule.id, diagnosis=c.diagnosis, log_contribution=round(c.log_likelihood_ratio, 6))
+        for c in first.contributions
+    ]
+    items += [
+        MarginItem(rule=c.rule.id, diagnosis=c.diagnosis, log_contribution=round(-c.log_likelihood_ratio, 6))
+        for c in second.contributions
+    ]
     items.sort(key=lambda item: (-abs(item.log_contribution), item.rule))
     return TopComparison(
         first=first.diagnosis,
@@ -197,7 +207,7 @@ def candidate_values(spec: FindingSpec, thresholds: list[float]) -> list[Any]:
         raw: list[float] = [p + d for p in points for d in (-1, 0, 1)]
     else:
         raw = [points[0] - 1, *points, points[-1] + 1]
-        raw += [(a + b) / 2 for a, b in zip(points, points[1:], strict=False)]
+        raw += [(a + b) / 2 for a, b in itertools.pairwise(points)]
     values: list[Any] = []
     for value in sorted(set(raw)):
         candidate: Any = int(value) if spec.kind == "int" else float(value)
@@ -215,10 +225,16 @@ def _thresholds(pack: RulePack) -> dict[str, list[float]]:
     return found
 
 
-def unknown_findings(findings: Findings, conclusion: Conclusion, evaluator: Evaluator) -> list[UnknownFinding]:
+def unknown_findings(
+    findings: Findings, conclusion: Conclusion, evaluator: Evaluator
+) -> list[UnknownFinding]:
     pack = evaluator.pack
-    read = {c.finding for rule in pack.evidence_rules if isinstance(rule.effect, DiagnosisEffect)
-            for c in comparisons(rule.when)}
+    read = {
+        c.finding
+        for rule in pack.evidence_rules
+        if isinstance(rule.effect, DiagnosisEffect)
+        for c in comparisons(rule.when)
+    }
     thresholds = _thresholds(pack)
     known = findings.known()
     top = conclusion.top.diagnosis
@@ -231,8 +247,12 @@ def unknown_findings(findings: Findings, conclusion: Conclusion, evaluator: Eval
                 if new_top != top:
                     changes.append(TopChange(value=value, top=new_top))
         results.append(
-            UnknownFinding(finding=name, could_change_top=bool(changes), read_by_rules=name in read,
-                           changes_top_when=changes)
+            UnknownFinding(
+                finding=name,
+                could_change_top=bool(changes),
+                read_by_rules=name in read,
+                changes_top_when=changes,
+            )
         )
     results.sort(key=lambda u: (not u.could_change_top, not u.read_by_rules))
     return results

@@ -37,7 +37,9 @@ class Findings(BaseModel):
         None, description="Trauma history: none, remote (> 3 months ago) or recent (≤ 3 months)"
     )
     forceful_hamstring_contraction: bool | None = Field(
-        None, description="A known sprint, kick or split-type forceful hamstring event, at any age", strict=True
+        None,
+        description="A known sprint, kick or split-type forceful hamstring event, at any age",
+        strict=True,
     )
     symptom_duration_weeks: float | None = Field(None, ge=0, description="Symptom duration in weeks")
     radiating_pain: bool | None = Field(

@@ -56,7 +56,9 @@ def unmet_expectations(expect: Expectation, report: Report) -> list[str]:
     if expect.urgent_red_flag is not None:
         urgent = any(flag.severity == "urgent" for flag in report.red_flags)
         if urgent != expect.urgent_red_flag:
-            failures.append(f"urgent_red_flag: expected {str(expect.urgent_red_flag).lower()}, got {str(urgent).lower()}")
+            failures.append(
+                f"urgent_red_flag: expected {str(expect.urgent_red_flag).lower()}, got {str(urgent).lower()}"
+            )
     fired = set(report.fired_rules)
     failures += [f"rule {rule} should fire but did not" for rule in expect.fires if rule not in fired]
     failures += [f"rule {rule} fired but should not" for rule in expect.does_not_fire if rule in fired]

@@ -160,7 +160,9 @@ class RedFlagEffect(_Frozen):
 
 class RecommendationEffect(_Frozen):
     recommendation: str = Field(min_length=1)
-    category: Literal["conservative", "medication", "exercise", "procedure", "surgical", "referral", "imaging"]
+    category: Literal[
+        "conservative", "medication", "exercise", "procedure", "surgical", "referral", "imaging"
+    ]
 
 
 _EFFECT_TAGS = ("diagnosis", "condition", "red_flag", "recommendation")
@@ -204,7 +206,9 @@ ConditionField = Annotated[Condition, PlainSerializer(lambda c: c.to_source(), r
 
 
 class Rule(_Frozen):
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, arbitrary_types_allowed=True, str_strip_whitespace=True
+    )
 
     id: str = Field(pattern=RULE_ID_PATTERN)
     title: str = Field(min_length=1)
@@ -301,7 +305,11 @@ def load_rule_pack(directory: Path | None = None) -> RulePack:
         rules.extend(_load_rules_file(load_document(path)))
     _check_pack(info, sources, rules, pack_path)
     return RulePack(
-        info=info, sources=sources, rules=tuple(rules), digest=digest.hexdigest()[:16], directory=str(directory)
+        info=info,
+        sources=sources,
+        rules=tuple(rules),
+        digest=digest.hexdigest()[:16],
+        directory=str(directory),
     )
 
 
@@ -376,7 +384,9 @@ def _parse_rule(raw: Any, document: LoadedDocument, location: tuple[str | int, .
             loc = (loc[0], *loc[2:])  # drop the union tag pydantic inserts; it is not in the file
         given = detail.get("input")
         shown = f"got {given!r}; " if not isinstance(given, dict | list) and given is not None else ""
-        message = f"unknown key '{loc[-1]}'" if detail["type"] == "extra_forbidden" else f"{shown}{detail['msg']}"
+        message = (
+            f"unknown key '{loc[-1]}'" if detail["type"] == "extra_forbidden" else f"{shown}{detail['msg']}"
+        )
         raise DdxInputError(
             message,
             source=document.source,
@@ -399,7 +409,9 @@ def _value_check(stage: Stage) -> Any:
                 hint = " (derived facts are only for recommendation rules)"
             raise ConditionSyntaxError(f"unknown finding '{finding}'{hint}", location)
         if op in ORDERING_OPERATORS and spec.kind not in ("int", "number"):
-            raise ConditionSyntaxError(f"'{op}' needs a numeric finding; '{finding}' is {spec.kind}", location)
+            raise ConditionSyntaxError(
+                f"'{op}' needs a numeric finding; '{finding}' is {spec.kind}", location
+            )
         values = operand if op == "in" else [operand]
         if op == "in" and (not isinstance(operand, list) or not operand):
             raise ConditionSyntaxError(f"'in' on '{finding}' takes a non-empty list", location)
@@ -434,9 +446,7 @@ def _check_examples(rule: Rule, document: LoadedDocument, location: tuple[str | 
                     )
 
 
-def _check_pack(
-    info: PackInfo, sources: Mapping[str, Source], rules: list[Rule], pack_path: Path
-) -> None:
+def _check_pack(info: PackInfo, sources: Mapping[str, Source], rules: list[Rule], pack_path: Path) -> None:
     seen: dict[str, Rule] = {}
     for rule in rules:
         if rule.id in seen:

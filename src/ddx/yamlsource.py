@@ -182,7 +182,7 @@ def _check_depth(raw: Any, source: str) -> None:
 def _to_plain(node: Any) -> Any:
     """ruamel's scalar subclasses keep formatting; the rest of ddx wants plain builtins."""
     if isinstance(node, dict):
-        return {str(key) if not isinstance(key, str) else str(key): _to_plain(v) for key, v in node.items()}
+        return {str(key): _to_plain(value) for key, value in node.items()}
     if isinstance(node, list):
         return [_to_plain(item) for item in node]
     if isinstance(node, bool):

@@ -28,7 +28,12 @@ def render_markdown(report: Report) -> str:
                 f"(`{flag.rule}`; {format_findings(flag.findings)}) {cite(flag.source_keys, numbers)}"
             )
         lines.append("")
-    lines += ["## Differential", "", "| Rank | Diagnosis | Probability | Log-odds | Codes |", "|---:|---|---:|---:|---|"]
+    lines += [
+        "## Differential",
+        "",
+        "| Rank | Diagnosis | Probability | Log-odds | Codes |",
+        "|---:|---|---:|---:|---|",
+    ]
     for entry in report.ranking:
         codes = f"{entry.codes.icd10_system} {entry.codes.icd10}" if entry.codes.icd10 else "—"
         lines.append(
@@ -51,10 +56,11 @@ def render_markdown(report: Report) -> str:
             lines += ["No rule fired for or against this diagnosis; it rests on its prior.", ""]
             continue
         lines += ["| Rule | Direction | LR | Findings | Rationale | Sources |", "|---|---|---:|---|---|---|"]
-        for item in entry.evidence:
+        for evidence in entry.evidence:
             lines.append(
-                f"| `{item.rule}` | {item.direction} | {item.likelihood_ratio:.3g} | {format_findings(item.findings)} "
-                f"| {_cell(item.rationale)} | {cite(item.source_keys, numbers)} |"
+                f"| `{evidence.rule}` | {evidence.direction} | {evidence.likelihood_ratio:.3g} "
+                f"| {format_findings(evidence.findings)} | {_cell(evidence.rationale)} "
+                f"| {cite(evidence.source_keys, numbers)} |"
             )
         lines.append("")
     lines += ["## Secondary conditions", ""]
@@ -73,7 +79,9 @@ def render_markdown(report: Report) -> str:
     if not report.recommendations:
         lines.append("- None fired for this case.")
     for rec in report.recommendations:
-        lines.append(f"- **{rec.category}** — {_cell(rec.text)} (`{rec.rule}`) {cite(rec.source_keys, numbers)}")
+        lines.append(
+            f"- **{rec.category}** — {_cell(rec.text)} (`{rec.rule}`) {cite(rec.source_keys, numbers)}"
+        )
     lines += ["", "## Unknown findings that could change the top diagnosis", ""]
     changing = [u for u in report.unknown_findings if u.could_change_top]
     if not changing:
