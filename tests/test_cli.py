@@ -162,3 +162,16 @@ def test_the_installed_console_script_runs_the_reference_case() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["ranking"][0]["diagnosis"] == "avulsion"
+
+
+def test_an_internal_error_is_one_line_with_exit_3(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ddx.api
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(ddx.api, "assess", broken)
+    monkeypatch.delenv("DDX_DEBUG", raising=False)
+    code, _, err = cli("assess", str(REFERENCE_CASE))
+    assert code == 3
+    assert err.count("\n") == 1 and "internal error: RuntimeError: boom" in err

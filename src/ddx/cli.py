@@ -1,11 +1,13 @@
 """The ``ddx`` command: parse arguments, call the library, choose a renderer, map errors to exit codes.
 
-Exit codes: 0 success; 1 a check failed (regressions); 2 bad input (file, YAML, validation, arguments).
+Exit codes: 0 success; 1 a check failed (regressions); 2 bad input (file, YAML, validation, arguments);
+3 an internal error (a bug in ddx, reported in one line; ``DDX_DEBUG=1`` shows the traceback).
 Every error is one line on standard error, ``ddx: error: <file>:<line>: <field>: <what was expected>``.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -22,7 +24,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR = 0, 1, 2, 3
 
 RulesOption = Annotated[
     Path | None,
@@ -185,6 +187,15 @@ def main() -> None:
         code = 130
     except BrokenPipeError:
         code = EXIT_OK
+    except Exception as error:  # a bug in ddx: still one line, and the traceback only on request
+        if os.environ.get("DDX_DEBUG"):
+            raise
+        typer.echo(
+            f"ddx: internal error: {type(error).__name__}: {' '.join(str(error).split())[:300]} "
+            "(a bug in ddx, not in your input; set DDX_DEBUG=1 for the traceback)",
+            err=True,
+        )
+        code = EXIT_INTERNAL_ERROR
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 

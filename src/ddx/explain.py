@@ -173,17 +173,20 @@ def _recommendation(pack: RulePack, rule: Rule, facts: Mapping[str, Any]) -> Rec
     )
 
 
+def _margin_item(contribution: Contribution, *, sign: int) -> MarginItem:
+    return MarginItem(
+        rule=contribution.rule.id,
+        diagnosis=contribution.diagnosis,
+        direction="for" if contribution.likelihood_ratio > 1 else "against",
+        log_contribution=round(sign * contribution.log_likelihood_ratio, 6),
+    )
+
+
 def compare_top_two(ranking: tuple[RankedDiagnosis, ...]) -> TopComparison:
     """Decompose ln(score₁/score₂) into the prior ratio and one term per rule."""
     first, second = ranking[0], ranking[1]
-    items = [
-        MarginItem(rule=c.rule.id, diagnosis=c.diagnosis, log_contribution=round(c.log_likelihood_ratio, 6))
-        for c in first.contributions
-    ]
-    items += [
-        MarginItem(rule=c.rule.id, diagnosis=c.diagnosis, log_contribution=round(-c.log_likelihood_ratio, 6))
-        for c in second.contributions
-    ]
+    items = [_margin_item(c, sign=1) for c in first.contributions]
+    items += [_margin_item(c, sign=-1) for c in second.contributions]
     items.sort(key=lambda item: (-abs(item.log_contribution), item.rule))
     return TopComparison(
         first=first.diagnosis,

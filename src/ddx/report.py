@@ -56,6 +56,7 @@ class RankedEntry(_Model):
 class MarginItem(_Model):
     rule: str
     diagnosis: DiagnosisId
+    direction: Literal["for", "against"]
     log_contribution: float = Field(description="How much this rule moves ln(first/second)")
 
 
