@@ -174,4 +174,5 @@ def test_an_internal_error_is_one_line_with_exit_3(cli: Cli, monkeypatch: pytest
     monkeypatch.delenv("DDX_DEBUG", raising=False)
     code, _, err = cli("assess", str(REFERENCE_CASE))
     assert code == 3
-    assert err.count("\n") == 1 and "internal error: RuntimeError: boom" in err
+    assert err.count("\n") == 1
+    assert "internal error: RuntimeError: boom" in err

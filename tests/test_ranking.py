@@ -8,7 +8,7 @@ import pytest
 
 from ddx.evaluate import Evaluator
 from ddx.ranking import rank
-from ddx.rulepack import RulePack
+from ddx.rulepack import DiagnosisEffect, RulePack
 
 
 def test_an_empty_case_returns_the_priors(evaluator: Evaluator) -> None:
@@ -37,8 +37,15 @@ def test_score_is_log_prior_plus_log_likelihood_ratios(pack: RulePack) -> None:
     rule = pack.by_id["SAR-SOFT-TISSUE-MASS"]
     sarcoma = next(e for e in rank(pack, [rule]) if e.diagnosis == "sarcoma")
     assert sarcoma.score == pytest.approx(
-        math.log(pack.diagnoses["sarcoma"].prior) + math.log(pack.likelihood_ratio(rule))
+        math.log(pack.diagnoses["sarcoma"].prior)
+        + math.log(pack.likelihood_ratio(rule.effects_of(DiagnosisEffect)[0]))
     )
+
+
+def test_a_rule_with_two_effects_moves_both_diagnoses(pack: RulePack) -> None:
+    rule = pack.by_id["AVU-TENDON-INSERTS-ON-LESION"]
+    moved = {e.diagnosis: [c.direction for c in e.contributions] for e in rank(pack, [rule])}
+    assert moved == {"avulsion": ["for"], "myositis_ossificans": ["against"], "sarcoma": []}
 
 
 def test_adding_a_finding_that_only_supports_a_diagnosis_never_lowers_it(evaluator: Evaluator) -> None:

@@ -14,7 +14,7 @@ from tests.conftest import RULES_DIR
 
 
 def test_shipped_pack_loads_with_rules_for_every_diagnosis(pack: RulePack) -> None:
-    diagnoses = {r.effect.diagnosis for r in pack.rules if isinstance(r.effect, DiagnosisEffect)}
+    diagnoses = {e.diagnosis for r in pack.rules for e in r.effects_of(DiagnosisEffect)}
     assert diagnoses == {"avulsion", "myositis_ossificans", "sarcoma"}
 
 
@@ -63,7 +63,7 @@ GOOD_RULE = """rules:
     citations: [eurorad-14910]
     when:
       {when}
-    effect: {effect}
+    effects: [{effect}]
     examples:
       fires: [{{tendon_attachment: true}}]
       does_not_fire: [{{}}]
@@ -115,7 +115,7 @@ def test_likelihood_ratio_must_be_positive(rules_with: Callable[[str], Path]) ->
     error = load_error(
         rules_with(rule_text(effect="{diagnosis: avulsion, direction: for, likelihood_ratio: 0}"))
     )
-    assert error.field == "effect.likelihood_ratio"
+    assert error.field == "effects.0.likelihood_ratio"
 
 
 def test_likelihood_ratio_must_agree_with_its_direction(rules_with: Callable[[str], Path]) -> None:
@@ -160,3 +160,21 @@ def test_rules_are_never_executed(rules_with: Callable[[str], Path], tmp_path: P
     with pytest.raises(DdxInputError):
         load_rule_pack(rules_with(text))
     assert not marker.exists()
+
+
+def test_a_rule_may_not_mix_recommendations_with_evidence(rules_with: Callable[[str], Path]) -> None:
+    text = rule_text().replace(
+        "effects: [{diagnosis: avulsion, direction: for, strength: weak}]",
+        "effects: [{diagnosis: avulsion, direction: for, strength: weak},"
+        " {recommendation: x, category: imaging}]",
+    )
+    assert "cannot share a rule" in str(load_error(rules_with(text)))
+
+
+def test_a_rule_may_not_have_two_effects_on_one_diagnosis(rules_with: Callable[[str], Path]) -> None:
+    text = rule_text().replace(
+        "effects: [{diagnosis: avulsion, direction: for, strength: weak}]",
+        "effects: [{diagnosis: avulsion, direction: for, strength: weak},"
+        " {diagnosis: avulsion, direction: for, strength: strong}]",
+    )
+    assert "same target" in str(load_error(rules_with(text)))

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from ddx.engine import CompiledRuleset
 from ddx.findings import Findings
 from ddx.ranking import RankedDiagnosis, rank
-from ddx.rulepack import ConditionEffect, RedFlagEffect, Rule, RulePack
+from ddx.rulepack import ConditionEffect, RecommendationEffect, RedFlagEffect, Rule, RulePack
 
 ConditionStatus = Literal["present", "absent", "indeterminate"]
 
@@ -24,7 +24,7 @@ ConditionStatus = Literal["present", "absent", "indeterminate"]
 class SecondaryConclusion:
     condition: str
     status: ConditionStatus
-    rules: tuple[Rule, ...]
+    rules: tuple[tuple[Rule, ConditionEffect], ...]
 
 
 @dataclass(frozen=True)
@@ -33,17 +33,17 @@ class Conclusion:
     fired: tuple[Rule, ...]
     ranking: tuple[RankedDiagnosis, ...]
     secondary: tuple[SecondaryConclusion, ...]
-    red_flags: tuple[Rule, ...]
-    recommendations: tuple[Rule, ...]
+    red_flags: tuple[tuple[Rule, RedFlagEffect], ...]
+    recommendations: tuple[tuple[Rule, RecommendationEffect], ...]
 
     @property
     def top(self) -> RankedDiagnosis:
         return self.ranking[0]
 
 
-def resolve_status(rules: tuple[Rule, ...]) -> ConditionStatus:
+def resolve_status(effects: tuple[tuple[Rule, ConditionEffect], ...]) -> ConditionStatus:
     """One status when the fired rules agree; indeterminate when none fired or they conflict."""
-    statuses = {r.effect.status for r in rules if isinstance(r.effect, ConditionEffect)}
+    statuses = {effect.status for _, effect in effects}
     if len(statuses) == 1:
         return statuses.pop()
     return "indeterminate"
@@ -86,18 +86,17 @@ class Evaluator:
             )
             for condition in self.pack.info.conditions
         )
-        red_flags = tuple(r for r in fired if isinstance(r.effect, RedFlagEffect))
+        red_flags = tuple((r, e) for r in fired for e in r.effects_of(RedFlagEffect))
         derived = {
             "top_diagnosis": ranking[0].diagnosis,
-            "urgent_red_flag": any(
-                isinstance(r.effect, RedFlagEffect) and r.effect.severity == "urgent" for r in red_flags
-            ),
+            "urgent_red_flag": any(effect.severity == "urgent" for _, effect in red_flags),
             **{s.condition: s.status for s in secondary},
         }
-        recommendations = self.fire_management({**facts, **derived})
+        management = self.fire_management({**facts, **derived})
+        recommendations = tuple((r, e) for r in management for e in r.effects_of(RecommendationEffect))
         return Conclusion(
             facts={**facts, **derived},
-            fired=fired + recommendations,
+            fired=fired + management,
             ranking=ranking,
             secondary=secondary,
             red_flags=red_flags,
@@ -105,9 +104,11 @@ class Evaluator:
         )
 
     @staticmethod
-    def _condition_rules(fired: tuple[Rule, ...], condition_id: str) -> tuple[Rule, ...]:
+    def _condition_rules(
+        fired: tuple[Rule, ...], condition_id: str
+    ) -> tuple[tuple[Rule, ConditionEffect], ...]:
         return tuple(
-            r for r in fired if isinstance(r.effect, ConditionEffect) and r.effect.condition == condition_id
+            (r, e) for r in fired for e in r.effects_of(ConditionEffect) if e.condition == condition_id
         )
 
     def close(self) -> None:

@@ -67,12 +67,16 @@ def build_report(case: Case, evaluator: Evaluator) -> Report:
                 label=labels[s.condition].label,
                 status=s.status,
                 codes=_codes(labels[s.condition].codes),
-                evidence=[_condition_evidence(pack, rule, facts) for rule in s.rules],
+                evidence=[_condition_evidence(pack, rule, effect, facts) for rule, effect in s.rules],
             )
             for s in conclusion.secondary
         ],
-        red_flags=[_red_flag(pack, rule, facts) for rule in _urgent_first(conclusion.red_flags)],
-        recommendations=[_recommendation(pack, rule, facts) for rule in conclusion.recommendations],
+        red_flags=[
+            _red_flag(pack, rule, effect, facts) for rule, effect in _urgent_first(conclusion.red_flags)
+        ],
+        recommendations=[
+            _recommendation(pack, rule, effect, facts) for rule, effect in conclusion.recommendations
+        ],
         unknown_findings=unknown_findings(case.findings, conclusion, evaluator),
         fired_rules=[rule.id for rule in conclusion.fired],
         sources=_sources_in_citation_order(pack, conclusion),
@@ -83,8 +87,9 @@ def _sources_in_citation_order(pack: RulePack, conclusion: Conclusion) -> dict[s
     ordered: list[Rule] = [
         c.rule for entry in conclusion.ranking for c in _strongest_first(entry.contributions)
     ]
-    ordered += [rule for s in conclusion.secondary for rule in s.rules]
-    ordered = list(_urgent_first(conclusion.red_flags)) + ordered + list(conclusion.recommendations)
+    ordered += [rule for s in conclusion.secondary for rule, _ in s.rules]
+    ordered = [rule for rule, _ in _urgent_first(conclusion.red_flags)] + ordered
+    ordered += [rule for rule, _ in conclusion.recommendations]
     sources: dict[str, str] = {}
     for rule in ordered:
         for key in rule.citations:
@@ -92,10 +97,8 @@ def _sources_in_citation_order(pack: RulePack, conclusion: Conclusion) -> dict[s
     return sources
 
 
-def _urgent_first(rules: tuple[Rule, ...]) -> list[Rule]:
-    return sorted(
-        rules, key=lambda r: 0 if isinstance(r.effect, RedFlagEffect) and r.effect.severity == "urgent" else 1
-    )
+def _urgent_first(flags: tuple[tuple[Rule, RedFlagEffect], ...]) -> list[tuple[Rule, RedFlagEffect]]:
+    return sorted(flags, key=lambda flag: 0 if flag[1].severity == "urgent" else 1)
 
 
 def _codes(codes: Codes) -> CodeSet:
@@ -122,11 +125,10 @@ def _strongest_first(contributions: tuple[Contribution, ...]) -> list[Contributi
 
 def _evidence_item(pack: RulePack, contribution: Contribution, facts: Mapping[str, Any]) -> EvidenceItem:
     rule = contribution.rule
-    assert isinstance(rule.effect, DiagnosisEffect)
     return EvidenceItem(
         rule=rule.id,
         title=rule.title,
-        direction=rule.effect.direction,
+        direction=contribution.direction,
         likelihood_ratio=round(contribution.likelihood_ratio, 6),
         log_likelihood_ratio=round(contribution.log_likelihood_ratio, 6),
         findings=witness(rule.when, facts),
@@ -136,12 +138,13 @@ def _evidence_item(pack: RulePack, contribution: Contribution, facts: Mapping[st
     )
 
 
-def _condition_evidence(pack: RulePack, rule: Rule, facts: Mapping[str, Any]) -> ConditionEvidence:
-    assert isinstance(rule.effect, ConditionEffect)
+def _condition_evidence(
+    pack: RulePack, rule: Rule, effect: ConditionEffect, facts: Mapping[str, Any]
+) -> ConditionEvidence:
     return ConditionEvidence(
         rule=rule.id,
         title=rule.title,
-        status=rule.effect.status,
+        status=effect.status,
         findings=witness(rule.when, facts),
         rationale=rule.rationale,
         citation=pack.citation_text(rule.citations),
@@ -149,24 +152,24 @@ def _condition_evidence(pack: RulePack, rule: Rule, facts: Mapping[str, Any]) ->
     )
 
 
-def _red_flag(pack: RulePack, rule: Rule, facts: Mapping[str, Any]) -> RedFlag:
-    assert isinstance(rule.effect, RedFlagEffect)
+def _red_flag(pack: RulePack, rule: Rule, effect: RedFlagEffect, facts: Mapping[str, Any]) -> RedFlag:
     return RedFlag(
         rule=rule.id,
-        severity=rule.effect.severity,
-        message=rule.effect.red_flag,
+        severity=effect.severity,
+        message=effect.red_flag,
         findings=witness(rule.when, facts),
         citation=pack.citation_text(rule.citations),
         source_keys=list(rule.citations),
     )
 
 
-def _recommendation(pack: RulePack, rule: Rule, facts: Mapping[str, Any]) -> Recommendation:
-    assert isinstance(rule.effect, RecommendationEffect)
+def _recommendation(
+    pack: RulePack, rule: Rule, effect: RecommendationEffect, facts: Mapping[str, Any]
+) -> Recommendation:
     return Recommendation(
         rule=rule.id,
-        category=rule.effect.category,
-        text=rule.effect.recommendation,
+        category=effect.category,
+        text=effect.recommendation,
         findings=witness(rule.when, facts),
         citation=pack.citation_text(rule.citations),
         source_keys=list(rule.citations),
@@ -235,7 +238,7 @@ def unknown_findings(
     read = {
         c.finding
         for rule in pack.evidence_rules
-        if isinstance(rule.effect, DiagnosisEffect)
+        if rule.effects_of(DiagnosisEffect)
         for c in comparisons(rule.when)
     }
     thresholds = _thresholds(pack)

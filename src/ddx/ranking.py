@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
 
 from ddx.case import DIAGNOSIS_IDS, DiagnosisId
 from ddx.rulepack import DiagnosisEffect, Rule, RulePack
@@ -20,17 +21,23 @@ _SCORE_DIGITS = 9  # scores equal to 9 decimals are a tie, broken by the fixed d
 
 @dataclass(frozen=True)
 class Contribution:
+    """One diagnosis effect of one fired rule."""
+
     rule: Rule
-    diagnosis: DiagnosisId
+    effect: DiagnosisEffect
     likelihood_ratio: float
+
+    @property
+    def diagnosis(self) -> DiagnosisId:
+        return self.effect.diagnosis
 
     @property
     def log_likelihood_ratio(self) -> float:
         return math.log(self.likelihood_ratio)
 
     @property
-    def direction(self) -> str:
-        return "for" if self.likelihood_ratio > 1 else "against"
+    def direction(self) -> Literal["for", "against"]:
+        return self.effect.direction
 
 
 @dataclass(frozen=True)
@@ -51,9 +58,9 @@ class RankedDiagnosis:
 
 def contributions_of(pack: RulePack, fired: Iterable[Rule]) -> list[Contribution]:
     return [
-        Contribution(rule, rule.effect.diagnosis, pack.likelihood_ratio(rule))
+        Contribution(rule, effect, pack.likelihood_ratio(effect))
         for rule in fired
-        if isinstance(rule.effect, DiagnosisEffect)
+        for effect in rule.effects_of(DiagnosisEffect)
     ]
 
 

@@ -18,7 +18,7 @@ import math
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -189,6 +189,7 @@ Effect = Annotated[
 ]
 
 Stage = Literal["evidence", "management"]
+EffectT = TypeVar("EffectT", DiagnosisEffect, ConditionEffect, RedFlagEffect, RecommendationEffect)
 
 
 class Examples(_Frozen):
@@ -215,16 +216,38 @@ class Rule(_Frozen):
     rationale: str = Field(min_length=1)
     citations: tuple[str, ...] = Field(min_length=1)
     when: ConditionField
-    effect: Effect
+    effects: tuple[Effect, ...] = Field(min_length=1)
     examples: Examples
     maintenance: Maintenance = Field(default_factory=Maintenance)
     file: str = Field("", exclude=True)
     line: int = Field(0, exclude=True)
 
+    @model_validator(mode="after")
+    def _effects_fit_together(self) -> Rule:
+        kinds = {isinstance(e, RecommendationEffect) for e in self.effects}
+        if len(kinds) > 1:
+            raise ValueError("recommendations run after ranking and cannot share a rule with other effects")
+        targets = [_effect_target(e) for e in self.effects]
+        duplicated = next((t for t in targets if targets.count(t) > 1), None)
+        if duplicated is not None:
+            raise ValueError(f"two effects on the same target ({duplicated}); merge them into one")
+        return self
+
     @property
     def stage(self) -> Stage:
         """Management rules run after ranking, on findings plus the derived facts."""
-        return "management" if isinstance(self.effect, RecommendationEffect) else "evidence"
+        return "management" if isinstance(self.effects[0], RecommendationEffect) else "evidence"
+
+    def effects_of(self, kind: type[EffectT]) -> tuple[EffectT, ...]:
+        return tuple(e for e in self.effects if isinstance(e, kind))
+
+
+def _effect_target(effect: DiagnosisEffect | ConditionEffect | RedFlagEffect | RecommendationEffect) -> str:
+    if isinstance(effect, DiagnosisEffect):
+        return f"diagnosis {effect.diagnosis}"
+    if isinstance(effect, ConditionEffect):
+        return f"condition {effect.condition}"
+    return "red flag" if isinstance(effect, RedFlagEffect) else "recommendation"
 
 
 class RulePack(BaseModel):
@@ -255,10 +278,8 @@ class RulePack(BaseModel):
         by_id = {d.id: d for d in self.info.diagnoses}
         return {d: by_id[d] for d in DIAGNOSIS_IDS}
 
-    def likelihood_ratio(self, rule: Rule) -> float:
-        effect = rule.effect
-        if not isinstance(effect, DiagnosisEffect):
-            raise TypeError(f"rule {rule.id} has no likelihood ratio")
+    def likelihood_ratio(self, effect: DiagnosisEffect) -> float:
+        """The effect's own likelihood ratio, or its strength's on the pack's scale."""
         if effect.likelihood_ratio is not None:
             return effect.likelihood_ratio
         assert effect.strength is not None  # guaranteed by DiagnosisEffect._one_weight
@@ -361,8 +382,9 @@ def _parse_rule(raw: Any, document: LoadedDocument, location: tuple[str | int, .
     if not isinstance(raw, dict):
         raise DdxInputError("each rule is a mapping", source=document.source, line=line)
     rule_id = raw.get("id") if isinstance(raw.get("id"), str) else None
-    effect = raw.get("effect")
-    stage: Stage = "management" if _effect_kind(effect) == "recommendation" else "evidence"
+    effects = raw.get("effects")
+    first_effect = effects[0] if isinstance(effects, list) and effects else None
+    stage: Stage = "management" if _effect_kind(first_effect) == "recommendation" else "evidence"
     payload = dict(raw)
     if "when" in raw:
         try:
@@ -380,8 +402,8 @@ def _parse_rule(raw: Any, document: LoadedDocument, location: tuple[str | int, .
     except ValidationError as error:
         detail = error.errors(include_url=False)[0]
         loc = tuple(detail["loc"])
-        if loc[:1] == ("effect",) and len(loc) > 1 and loc[1] in _EFFECT_TAGS:
-            loc = (loc[0], *loc[2:])  # drop the union tag pydantic inserts; it is not in the file
+        if loc[:1] == ("effects",) and len(loc) > 2 and loc[2] in _EFFECT_TAGS:
+            loc = (*loc[:2], *loc[3:])  # drop the union tag pydantic inserts; it is not in the file
         given = detail.get("input")
         shown = f"got {given!r}; " if not isinstance(given, dict | list) and given is not None else ""
         message = (
