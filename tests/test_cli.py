@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ddx.cli import main
-from tests.conftest import CASES_DIR, REFERENCE_CASE
+from tests.conftest import CASES_DIR, REFERENCE_CASE, REPO
 
 Cli = Callable[..., tuple[int, str, str]]
 
@@ -176,3 +176,62 @@ def test_an_internal_error_is_one_line_with_exit_3(cli: Cli, monkeypatch: pytest
     assert code == 3
     assert err.count("\n") == 1
     assert "internal error: RuntimeError: boom" in err
+
+
+def test_rules_list_shows_every_rule(cli: Cli) -> None:
+    code, out, _ = cli("rules", "list")
+    assert code == 0
+    assert "AVU-TENDON-INSERTS-ON-LESION" in out
+    assert "rules/avulsion.yaml:" in out
+
+
+def test_rules_show_gives_rationale_examples_cases_and_references(cli: Cli) -> None:
+    code, out, _ = cli("rules", "show", "AVU-TENDON-INSERTS-ON-LESION", "--cases", str(CASES_DIR))
+    assert code == 0
+    for heading in ("What it does", "Why", "Examples", "Curated cases it fires on", "References"):
+        assert heading in out
+    assert "reference-eurorad-14910" in out
+    assert "Eurorad case 14910" in out
+
+
+def test_rules_show_an_unknown_id_suggests_the_closest(cli: Cli) -> None:
+    code, _, err = cli("rules", "show", "AVU-TENDON-INSERTS")
+    assert code == 2
+    assert "did you mean 'AVU-TENDON-INSERTS-ON-LESION'" in err
+
+
+def test_rules_lint_is_clean_on_the_shipped_pack(cli: Cli) -> None:
+    code, out, _ = cli("rules", "lint")
+    assert code == 0
+    assert "no problems" in out
+
+
+def test_rules_lint_exits_1_with_file_and_line(cli: Cli, tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO / "rules", rules)
+    (rules / "zz.yaml").write_text("rules:\n  - id: BAD-RULE\n    title: t\n")
+    code, out, _ = cli("rules", "lint", "--rules", str(rules))
+    assert code == 1
+    assert f"{rules / 'zz.yaml'}:2: rule BAD-RULE:" in out
+
+
+def test_generated_rule_docs_are_up_to_date(cli: Cli) -> None:
+    code, out, _ = cli("rules", "docs")
+    assert code == 0
+    assert out == (REPO / "docs" / "rules.md").read_text(encoding="utf-8"), (
+        "docs/rules.md is stale: run `ddx rules docs > docs/rules.md`"
+    )
+
+
+def test_regress_writes_junit_for_ci(cli: Cli, tmp_path: Path) -> None:
+    target = tmp_path / "junit.xml"
+    code, _, _ = cli("regress", str(REFERENCE_CASE), "--junit", str(target))
+    assert code == 0
+    assert "<testcase" in target.read_text()
+
+
+def test_regress_against_an_unknown_ref_is_a_one_line_error(cli: Cli) -> None:
+    code, _, err = cli("regress", str(REFERENCE_CASE), "--against", "no-such-ref-xyz")
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "neither a rules folder nor a git ref" in err

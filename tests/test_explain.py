@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ddx.case import Case, load_case
+from ddx.counterfactuals import candidate_values
 from ddx.evaluate import Evaluator
-from ddx.explain import build_report, candidate_values
+from ddx.explain import build_report
 from ddx.findings import FINDING_SPECS, Findings
 from ddx.report import Report
 from tests.conftest import REFERENCE_CASE

@@ -121,44 +121,160 @@ def schema() -> None:
 def regress(
     target: Annotated[Path, typer.Argument(help="A case file or a folder of cases.")] = Path("cases"),
     rules: RulesOption = None,
+    against: Annotated[
+        str | None,
+        typer.Option("--against", help="A git ref (e.g. HEAD) or a second rules folder: show what moved."),
+    ] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Also write JUnit XML here (for CI).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run as JSON instead of tables.")] = False,
+    coverage: Annotated[
+        bool, typer.Option("--coverage", help="Show which curated cases each rule fires on.")
+    ] = False,
+    snapshots: Annotated[
+        Path | None,
+        typer.Option("--snapshots", help="Compare each case's full JSON report with DIR/<case>.json."),
+    ] = None,
+    update: Annotated[
+        bool, typer.Option("--update", help="With --snapshots: rewrite the snapshots.")
+    ] = False,
 ) -> None:
-    """Run every curated case's expectations; exit 1 if any fails."""
+    """Run every curated case's expectations; exit 1 if any fails (or a snapshot differs)."""
+    import json
+    import tempfile
+
     from rich.console import Console
-    from rich.table import Table
 
     from ddx.api import evaluator_for
-    from ddx.regress import case_paths, run_regression
+    from ddx.evaluate import Evaluator
+    from ddx.regress import (
+        case_paths,
+        compare_runs,
+        junit_xml,
+        rule_coverage,
+        rules_at,
+        run_regression,
+        run_summary,
+        snapshot_mismatches,
+        write_snapshots,
+    )
+    from ddx.render.regress import changes_table, coverage_table, results_table
+    from ddx.rulepack import default_rules_dir, load_rule_pack
 
+    if update and snapshots is None:
+        _fail("--update needs --snapshots DIR")
     paths = case_paths(target)
     if not paths:
         _fail(f"{target}: no case files (*.yaml, *.yml, *.json) found")
-    run = run_regression(paths, evaluator_for(rules))
-    table = Table(title=f"Regression: {len(run.results)} cases", title_justify="left")
-    table.add_column("Result", no_wrap=True)
-    table.add_column("Case")
-    table.add_column("Top", no_wrap=True)
-    table.add_column("Details")
-    for result in run.results:
-        if result.error is not None:
-            status, details = "[red]ERROR[/red]", result.error
-        elif not result.checked:
-            status, details = "[dim]no expect[/dim]", ""
-        elif result.failures:
-            status, details = "[red]FAIL[/red]", "\n".join(result.failures)
-        else:
-            status, details = "[green]pass[/green]", ""
-        top = (
-            ""
-            if result.report is None
-            else (f"{result.report.top.diagnosis} {result.report.top.probability:.0%}")
+    evaluator = evaluator_for(rules)
+    run = run_regression(paths, evaluator)
+    cover = rule_coverage(run, [rule.id for rule in evaluator.pack.rules])
+    changes = None
+    if against is not None:
+        with tempfile.TemporaryDirectory(prefix="ddx-against-") as workdir:
+            old_rules = rules_at(against, rules or default_rules_dir(), Path(workdir))
+            old_evaluator = Evaluator(load_rule_pack(old_rules))
+            changes = compare_runs(run_regression(paths, old_evaluator), run)
+            old_evaluator.close()
+    stale: list[str] = []
+    if snapshots is not None:
+        stale = write_snapshots(run, snapshots) if update else snapshot_mismatches(run, snapshots)
+    if junit is not None:
+        _write(junit, junit_xml(run))
+    failed = len(run.failed) + (0 if update else len(stale))
+    if as_json:
+        summary = run_summary(run, cover, changes)
+        summary["stale_snapshots"] = [] if update else stale
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        console = Console(highlight=False)
+        console.print(results_table(run))
+        if coverage:
+            console.print(coverage_table(cover))
+        if changes is not None:
+            console.print(changes_table(changes, against or ""))
+        uncovered = [rule_id for rule_id, cases in cover.items() if not cases]
+        console.print(
+            f"Rules exercised by curated cases: {len(cover) - len(uncovered)} of {len(cover)}"
+            + (f"; not exercised: {', '.join(uncovered)}" if uncovered else "")
         )
-        table.add_row(status, result.case_id, top, details)
-    console = Console(highlight=False)
-    console.print(table)
-    failed = len(run.failed)
-    console.print(f"{len(run.results) - failed} passed, {failed} failed")
+        if snapshots is not None and stale:
+            verb = "updated" if update else "differ from their snapshot (review, then --update)"
+            console.print(f"Snapshots {verb}: {', '.join(stale)}")
+        console.print(f"{len(run.results) - len(run.failed)} passed, {len(run.failed)} failed")
     if failed:
         raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+rules_app = typer.Typer(help="Inspect, document and lint the rule pack.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("list")
+def rules_list(rules: RulesOption = None) -> None:
+    """The pack as a table: id, effects, condition, file:line."""
+    from rich.console import Console
+
+    from ddx.render.rules import rules_table
+    from ddx.rulepack import load_rule_pack
+
+    Console(highlight=False).print(rules_table(load_rule_pack(rules)))
+
+
+@rules_app.command("show")
+def rules_show(
+    rule_id: Annotated[str, typer.Argument(help="Rule id, e.g. AVU-TENDON-INSERTS-ON-LESION.")],
+    rules: RulesOption = None,
+    cases: Annotated[Path, typer.Option("--cases", help="Curated cases to look for firings in.")] = Path(
+        "cases"
+    ),
+) -> None:
+    """One rule: what it does, why, its examples, the curated cases it fires on, its references."""
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    from ddx.api import evaluator_for
+    from ddx.findings import suggest
+    from ddx.regress import case_paths, rule_coverage, run_regression
+    from ddx.render.rules import rule_markdown
+
+    evaluator = evaluator_for(rules)
+    pack = evaluator.pack
+    if rule_id not in pack.by_id:
+        _fail(f"no rule '{rule_id}'{suggest(rule_id, pack.by_id)}; see 'ddx rules list'")
+    fired_on = None
+    if cases.exists():
+        run = run_regression(case_paths(cases), evaluator)
+        fired_on = rule_coverage(run, [rule_id])[rule_id]
+    text = rule_markdown(pack, pack.by_id[rule_id], fired_on)
+    console = Console(highlight=False)
+    if console.is_terminal:
+        console.print(Markdown(text))
+    else:
+        typer.echo(text)
+
+
+@rules_app.command("lint")
+def rules_lint(rules: RulesOption = None) -> None:
+    """Check the pack; print file:line for each problem and exit 1 if there is any."""
+    from ddx.lint import lint_rules
+
+    pack, problems = lint_rules(rules)
+    for problem in problems:
+        typer.echo(str(problem))
+    if problems:
+        typer.echo(f"{len(problems)} problem(s)", err=True)
+        raise typer.Exit(EXIT_CHECK_FAILED)
+    assert pack is not None
+    typer.echo(f"{len(pack.rules)} rules, {len(pack.sources)} sources: no problems")
+
+
+@rules_app.command("docs")
+def rules_docs(rules: RulesOption = None) -> None:
+    """Print docs/rules.md, generated from the rule files."""
+    from ddx.render.rules import pack_markdown
+    from ddx.rulepack import load_rule_pack
+
+    typer.echo(pack_markdown(load_rule_pack(rules)), nl=False)
 
 
 def main() -> None:

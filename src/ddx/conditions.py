@@ -35,6 +35,10 @@ class Condition:
         """The condition in the YAML syntax above (for ``rules show`` and JSON)."""
         raise NotImplementedError
 
+    def to_text(self) -> str:
+        """The condition as one line of plain text, e.g. ``site = ischial_tuberosity and age_years > 25``."""
+        raise NotImplementedError
+
 
 @dataclass(frozen=True)
 class Comparison(Condition):
@@ -44,6 +48,12 @@ class Comparison(Condition):
 
     def findings(self) -> frozenset[str]:
         return frozenset({self.finding})
+
+    def to_text(self) -> str:
+        if isinstance(self.value, tuple):
+            return f"{self.finding} in {{{', '.join(_text(v) for v in self.value)}}}"
+        op = "=" if self.op == "==" else self.op
+        return f"{self.finding} {op} {_text(self.value)}"
 
     def to_source(self) -> Any:
         if self.op == "==":
@@ -62,6 +72,9 @@ class AllOf(Condition):
     def to_source(self) -> Any:
         return {"all": [p.to_source() for p in self.parts]}
 
+    def to_text(self) -> str:
+        return " and ".join(_grouped(p) for p in self.parts)
+
 
 @dataclass(frozen=True)
 class AnyOf(Condition):
@@ -73,6 +86,9 @@ class AnyOf(Condition):
     def to_source(self) -> Any:
         return {"any": [p.to_source() for p in self.parts]}
 
+    def to_text(self) -> str:
+        return " or ".join(_grouped(p) for p in self.parts)
+
 
 @dataclass(frozen=True)
 class Not(Condition):
@@ -83,6 +99,22 @@ class Not(Condition):
 
     def to_source(self) -> Any:
         return {"not": self.part.to_source()}
+
+    def to_text(self) -> str:
+        return f"not {_grouped(self.part)}"
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _grouped(condition: Condition) -> str:
+    text = condition.to_text()
+    return f"({text})" if isinstance(condition, AllOf | AnyOf) and len(condition.parts) > 1 else text
 
 
 def comparisons(condition: Condition) -> list[Comparison]:

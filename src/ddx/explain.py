@@ -11,15 +11,14 @@ Three kinds of explanation are built here:
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping
 from typing import Any
 
 from ddx.case import Case
-from ddx.conditions import comparisons
+from ddx.counterfactuals import what_ifs
 from ddx.evaluate import Conclusion, Evaluator
-from ddx.findings import FINDING_SPECS, Findings, FindingSpec
+from ddx.findings import Findings
 from ddx.oracle import witness
 from ddx.ranking import Contribution, RankedDiagnosis
 from ddx.report import (
@@ -41,7 +40,6 @@ from ddx.rulepack import (
     Codes,
     ConditionEffect,
     ConditionInfo,
-    DiagnosisEffect,
     RecommendationEffect,
     RedFlagEffect,
     Rule,
@@ -200,58 +198,20 @@ def compare_top_two(ranking: tuple[RankedDiagnosis, ...]) -> TopComparison:
     )
 
 
-def candidate_values(spec: FindingSpec, thresholds: list[float]) -> list[Any]:
-    """One value from every region the rules can tell apart, in a stable order."""
-    if spec.kind == "bool":
-        return [True, False]
-    if spec.kind == "enum":
-        return list(spec.choices)
-    points = sorted(set(thresholds))
-    if not points:
-        return []
-    if spec.kind == "int":
-        raw: list[float] = [p + d for p in points for d in (-1, 0, 1)]
-    else:
-        raw = [points[0] - 1, *points, points[-1] + 1]
-        raw += [(a + b) / 2 for a, b in itertools.pairwise(points)]
-    values: list[Any] = []
-    for value in sorted(set(raw)):
-        candidate: Any = int(value) if spec.kind == "int" else float(value)
-        if spec.accepts(candidate):
-            values.append(candidate)
-    return values
-
-
-def _thresholds(pack: RulePack) -> dict[str, list[float]]:
-    found: dict[str, list[float]] = {}
-    for rule in pack.evidence_rules:
-        for comparison in comparisons(rule.when):
-            if isinstance(comparison.value, int | float) and not isinstance(comparison.value, bool):
-                found.setdefault(comparison.finding, []).append(float(comparison.value))
-    return found
-
-
 def unknown_findings(
     findings: Findings, conclusion: Conclusion, evaluator: Evaluator
 ) -> list[UnknownFinding]:
-    pack = evaluator.pack
-    read = {
-        c.finding
-        for rule in pack.evidence_rules
-        if rule.effects_of(DiagnosisEffect)
-        for c in comparisons(rule.when)
-    }
-    thresholds = _thresholds(pack)
+    """Every unknown finding; those whose value could change the top diagnosis first, with the values."""
+    read = evaluator.pack.findings_read_for_ranking
     known = findings.known()
     top = conclusion.top.diagnosis
     results = []
     for name in findings.unknown_names():
-        changes: list[TopChange] = []
-        if name in read:
-            for value in candidate_values(FINDING_SPECS[name], thresholds.get(name, [])):
-                new_top = evaluator.rank({**known, name: value})[0].diagnosis
-                if new_top != top:
-                    changes.append(TopChange(value=value, top=new_top))
+        changes = [
+            TopChange(value=what_if.value, top=what_if.top)
+            for what_if in what_ifs(known, name, evaluator)
+            if what_if.top != top
+        ]
         results.append(
             UnknownFinding(
                 finding=name,

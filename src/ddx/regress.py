@@ -94,3 +94,208 @@ def case_paths(target: Path) -> list[Path]:
     if not target.exists():
         raise DdxInputError("no such file or folder", source=target)
     return discover_case_files(target)
+
+
+# ---- rule coverage -------------------------------------------------------------------------------------
+
+
+def rule_coverage(run: RegressionRun, pack_rule_ids: list[str]) -> dict[str, list[str]]:
+    """For every rule of the pack, the curated cases it fires on (empty: no case exercises it)."""
+    coverage: dict[str, list[str]] = {rule_id: [] for rule_id in pack_rule_ids}
+    for result in run.results:
+        if result.report is not None:
+            for rule_id in result.report.fired_rules:
+                coverage.setdefault(rule_id, []).append(result.case_id)
+    return coverage
+
+
+# ---- differences between two rule versions -------------------------------------------------------------
+
+_MOVED = 1e-9
+
+
+@dataclass(frozen=True)
+class CaseChange:
+    """What one case's answer did between the old and the new rules."""
+
+    case_id: str
+    order_before: tuple[str, ...]
+    order_after: tuple[str, ...]
+    probability_deltas: dict[str, float]
+    started: tuple[str, ...]
+    stopped: tuple[str, ...]
+    impingement: tuple[str, str] | None
+
+    @property
+    def rank_changed(self) -> bool:
+        return self.order_before != self.order_after
+
+    @property
+    def moved(self) -> bool:
+        return (
+            self.rank_changed
+            or any(abs(d) > _MOVED for d in self.probability_deltas.values())
+            or bool(self.started or self.stopped)
+            or self.impingement is not None
+        )
+
+
+def compare_reports(before: Report, after: Report) -> CaseChange:
+    old_p = {e.diagnosis: e.probability for e in before.ranking}
+    new_p = {e.diagnosis: e.probability for e in after.ranking}
+    old_status = {s.condition: s.status for s in before.secondary}.get("ischiofemoral_impingement", "")
+    new_status = {s.condition: s.status for s in after.secondary}.get("ischiofemoral_impingement", "")
+    return CaseChange(
+        case_id=after.case_id,
+        order_before=tuple(e.diagnosis for e in before.ranking),
+        order_after=tuple(e.diagnosis for e in after.ranking),
+        probability_deltas={d: round(new_p[d] - old_p[d], 6) for d in new_p},
+        started=tuple(r for r in after.fired_rules if r not in before.fired_rules),
+        stopped=tuple(r for r in before.fired_rules if r not in after.fired_rules),
+        impingement=None if old_status == new_status else (old_status, new_status),
+    )
+
+
+def compare_runs(before: RegressionRun, after: RegressionRun) -> list[CaseChange]:
+    """Case-by-case changes between two runs over the same files (cases that failed to load are skipped)."""
+    old = {r.path: r.report for r in before.results if r.report is not None}
+    changes = []
+    for result in after.results:
+        previous = old.get(result.path)
+        if result.report is not None and previous is not None:
+            changes.append(compare_reports(previous, result.report))
+    return changes
+
+
+def rules_at(reference: str, rules_dir: Path, workdir: Path) -> Path:
+    """A rules folder for ``reference``: itself if it is a folder, else ``rules_dir`` as of that git ref."""
+    import subprocess
+
+    candidate = Path(reference)
+    if candidate.is_dir():
+        return candidate
+
+    def git(*args: str, cwd: Path) -> bytes:
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
+        if done.returncode != 0:
+            lines = done.stderr.decode(errors="replace").strip().splitlines()
+            raise DdxInputError(
+                f"--against: '{reference}' is neither a rules folder nor a git ref of this repository "
+                f"({lines[-1] if lines else 'git failed'})"
+            )
+        return done.stdout
+
+    rules_dir = rules_dir.resolve()
+    root = Path(git("rev-parse", "--show-toplevel", cwd=rules_dir).decode().strip())
+    relative = rules_dir.relative_to(root).as_posix()
+    names = git("ls-tree", "-r", "--name-only", reference, "--", relative, cwd=root).decode().splitlines()
+    if not names:
+        raise DdxInputError(f"--against: '{reference}' has no files under {relative}/")
+    target = workdir / "rules"
+    for name in names:
+        destination = target / Path(name).relative_to(relative)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_bytes(git("show", f"{reference}:{name}", cwd=root))
+    return target
+
+
+# ---- machine-readable output ----------------------------------------------------------------------------
+
+
+def junit_xml(run: RegressionRun) -> str:
+    import xml.etree.ElementTree as ET
+
+    suites = ET.Element("testsuites")
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        name="ddx regress",
+        tests=str(len(run.results)),
+        failures=str(sum(1 for r in run.results if r.failures)),
+        errors=str(sum(1 for r in run.results if r.error)),
+    )
+    for result in run.results:
+        case = ET.SubElement(suite, "testcase", classname="ddx.cases", name=result.case_id, file=result.path)
+        if result.error is not None:
+            ET.SubElement(case, "error", message=result.error).text = result.error
+        elif result.failures:
+            ET.SubElement(case, "failure", message=result.failures[0]).text = "\n".join(result.failures)
+        elif not result.checked:
+            ET.SubElement(case, "skipped", message="no expect block")
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True)
+
+
+def run_summary(
+    run: RegressionRun, coverage: dict[str, list[str]], changes: list[CaseChange] | None
+) -> dict[str, object]:
+    """The regression run as one JSON-ready object."""
+    summary: dict[str, object] = {
+        "passed": len(run.results) - len(run.failed),
+        "failed": len(run.failed),
+        "results": [
+            {
+                "case_id": r.case_id,
+                "path": r.path,
+                "passed": r.passed,
+                "checked": r.checked,
+                "failures": list(r.failures),
+                "error": r.error,
+                "ranking": None
+                if r.report is None
+                else [{"diagnosis": e.diagnosis, "probability": e.probability} for e in r.report.ranking],
+            }
+            for r in run.results
+        ],
+        "coverage": coverage,
+        "uncovered_rules": [rule for rule, cases in coverage.items() if not cases],
+    }
+    if changes is not None:
+        summary["changes"] = [
+            {
+                "case_id": c.case_id,
+                "order_before": list(c.order_before),
+                "order_after": list(c.order_after),
+                "probability_deltas": c.probability_deltas,
+                "started": list(c.started),
+                "stopped": list(c.stopped),
+                "impingement": None if c.impingement is None else list(c.impingement),
+            }
+            for c in changes
+            if c.moved
+        ]
+    return summary
+
+
+# ---- golden snapshots of every curated case's full report -----------------------------------------------
+
+
+def snapshot_text(report: Report) -> str:
+    """The report as stored in a snapshot: full JSON except the digest, which any rule-file edit changes."""
+    data = report.model_dump(mode="json")
+    data["rule_pack"]["digest"] = "<digest>"
+    import json
+
+    return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+def snapshot_mismatches(run: RegressionRun, directory: Path) -> list[str]:
+    """Case ids whose report differs from (or lacks) its snapshot in ``directory``."""
+    stale = []
+    for result in run.results:
+        if result.report is None:
+            continue
+        path = directory / f"{result.case_id}.json"
+        if not path.is_file() or path.read_text(encoding="utf-8") != snapshot_text(result.report):
+            stale.append(result.case_id)
+    return stale
+
+
+def write_snapshots(run: RegressionRun, directory: Path) -> list[str]:
+    """Rewrite every snapshot; returns the case ids whose snapshot changed."""
+    changed = snapshot_mismatches(run, directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for result in run.results:
+        if result.report is not None:
+            (directory / f"{result.case_id}.json").write_text(snapshot_text(result.report), encoding="utf-8")
+    return changed

@@ -247,7 +247,9 @@ def _effect_target(effect: DiagnosisEffect | ConditionEffect | RedFlagEffect | R
         return f"diagnosis {effect.diagnosis}"
     if isinstance(effect, ConditionEffect):
         return f"condition {effect.condition}"
-    return "red flag" if isinstance(effect, RedFlagEffect) else "recommendation"
+    if isinstance(effect, RedFlagEffect):
+        return "red flag"
+    return f"recommendation {effect.recommendation!r}"  # several pieces of advice may share a rule
 
 
 class RulePack(BaseModel):
@@ -272,6 +274,26 @@ class RulePack(BaseModel):
     @cached_property
     def management_rules(self) -> tuple[Rule, ...]:
         return tuple(r for r in self.rules if r.stage == "management")
+
+    @cached_property
+    def numeric_thresholds(self) -> dict[str, tuple[float, ...]]:
+        """For each numeric finding, the values evidence rules compare it with."""
+        found: dict[str, set[float]] = {}
+        for rule in self.evidence_rules:
+            for comparison in comparisons(rule.when):
+                if isinstance(comparison.value, int | float) and not isinstance(comparison.value, bool):
+                    found.setdefault(comparison.finding, set()).add(float(comparison.value))
+        return {name: tuple(sorted(values)) for name, values in found.items()}
+
+    @cached_property
+    def findings_read_for_ranking(self) -> frozenset[str]:
+        """Findings that some rule with a diagnosis effect reads: only these can move the ranking."""
+        return frozenset(
+            c.finding
+            for rule in self.evidence_rules
+            if rule.effects_of(DiagnosisEffect)
+            for c in comparisons(rule.when)
+        )
 
     @cached_property
     def diagnoses(self) -> dict[DiagnosisId, DiagnosisInfo]:
@@ -306,8 +328,13 @@ def default_rules_dir() -> Path:
     return package_dir.parent.parent / "rules"
 
 
-def load_rule_pack(directory: Path | None = None) -> RulePack:
-    """Load and validate every file in a rules folder, or raise :class:`DdxInputError` (file, line, rule)."""
+def load_rule_pack(directory: Path | None = None, problems: list[DdxInputError] | None = None) -> RulePack:
+    """Load and validate every file in a rules folder, or raise :class:`DdxInputError` (file, line, rule).
+
+    With ``problems``, a broken rule or rules file is recorded there and left out instead of stopping the
+    load, so ``ddx rules lint`` can report every problem at once; ``pack.yaml`` and ``sources.yaml`` must
+    load.
+    """
     directory = directory or default_rules_dir()
     if not directory.is_dir():
         raise DdxInputError("rules folder not found", source=directory)
@@ -323,8 +350,13 @@ def load_rule_pack(directory: Path | None = None) -> RulePack:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
         if path.name in (PACK_FILE, SOURCES_FILE):
             continue
-        rules.extend(_load_rules_file(load_document(path)))
-    _check_pack(info, sources, rules, pack_path)
+        try:
+            rules.extend(_load_rules_file(load_document(path), problems))
+        except DdxInputError as error:
+            if problems is None:
+                raise
+            problems.append(error)
+    rules = _check_pack(info, sources, rules, pack_path, problems)
     return RulePack(
         info=info,
         sources=sources,
@@ -360,7 +392,7 @@ def _load_sources(document: LoadedDocument) -> dict[str, Source]:
     return sources
 
 
-def _load_rules_file(document: LoadedDocument) -> list[Rule]:
+def _load_rules_file(document: LoadedDocument, problems: list[DdxInputError] | None = None) -> list[Rule]:
     data = document.data
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         raise DdxInputError("expected a mapping with a 'rules:' list", source=document.source, line=1)
@@ -373,7 +405,12 @@ def _load_rules_file(document: LoadedDocument) -> list[Rule]:
         )
     rules = []
     for index, raw in enumerate(data["rules"]):
-        rules.append(_parse_rule(raw, document, ("rules", index)))
+        try:
+            rules.append(_parse_rule(raw, document, ("rules", index)))
+        except DdxInputError as error:
+            if problems is None:
+                raise
+            problems.append(error)
     return rules
 
 
@@ -468,30 +505,54 @@ def _check_examples(rule: Rule, document: LoadedDocument, location: tuple[str | 
                     )
 
 
-def _check_pack(info: PackInfo, sources: Mapping[str, Source], rules: list[Rule], pack_path: Path) -> None:
+def _check_pack(
+    info: PackInfo,
+    sources: Mapping[str, Source],
+    rules: list[Rule],
+    pack_path: Path,
+    problems: list[DdxInputError] | None,
+) -> list[Rule]:
+    """Cross-file checks; returns the rules that passed them (all of them, unless collecting problems)."""
+
+    def report(error: DdxInputError) -> None:
+        if problems is None:
+            raise error
+        problems.append(error)
+
     seen: dict[str, Rule] = {}
+    kept: list[Rule] = []
     for rule in rules:
         if rule.id in seen:
             first = seen[rule.id]
-            raise DdxInputError(
-                f"duplicate rule id (first defined at {first.file}:{first.line})",
-                source=rule.file,
-                line=rule.line,
-                rule_id=rule.id,
+            report(
+                DdxInputError(
+                    f"duplicate rule id (first defined at {first.file}:{first.line})",
+                    source=rule.file,
+                    line=rule.line,
+                    rule_id=rule.id,
+                )
             )
+            continue
         seen[rule.id] = rule
-        for key in rule.citations:
-            if key not in sources:
-                raise DdxInputError(
+        missing = [key for key in rule.citations if key not in sources]
+        for key in missing:
+            report(
+                DdxInputError(
                     f"cites unknown source '{key}'{suggest(key, sources)}; add it to sources.yaml",
                     source=rule.file,
                     line=rule.line,
                     rule_id=rule.id,
                     field="citations",
                 )
-    for key in info.strength_scale.citations:
+            )
+        if not missing:
+            kept.append(rule)
+    cited_by_pack = [*info.strength_scale.citations, *(k for d in info.diagnoses for k in d.codes.citations)]
+    cited_by_pack += [k for c in info.conditions for k in c.codes.citations]
+    for key in cited_by_pack:
         if key not in sources:
-            raise DdxInputError(f"strength scale cites unknown source '{key}'", source=pack_path)
+            report(DdxInputError(f"cites unknown source '{key}'; add it to sources.yaml", source=pack_path))
+    return kept
 
 
 def referenced_findings(rule: Rule) -> list[str]:
