@@ -47,8 +47,11 @@ def coverage_table(coverage: dict[str, list[str]]) -> Table:
     return table
 
 
+_SHORT = {"avulsion": "avulsion", "myositis_ossificans": "MO", "sarcoma": "sarcoma"}
+
+
 def _order(order: tuple[str, ...]) -> str:
-    return " > ".join(order)
+    return " > ".join(_SHORT.get(d, d) for d in order)
 
 
 def changes_table(changes: list[CaseChange], against: str) -> Table:
@@ -59,17 +62,19 @@ def changes_table(changes: list[CaseChange], against: str) -> Table:
         box=box.SIMPLE,
         expand=True,
     )
-    table.add_column("Case", overflow="fold")
-    table.add_column("Ranking", ratio=1)
+    table.add_column("Case", overflow="fold", ratio=2, min_width=16)
+    table.add_column("Ranking", ratio=2, min_width=24)
     table.add_column("Δ probability", no_wrap=True)
-    table.add_column("Rules", ratio=1)
+    table.add_column("Rules", ratio=2, min_width=20, overflow="fold")
     for change in moved:
         ranking = (
             f"[yellow]{_order(change.order_before)}\n→ {_order(change.order_after)}[/yellow]"
             if change.rank_changed
             else _order(change.order_after)
         )
-        deltas = "\n".join(f"{d} {v:+.4f}" for d, v in change.probability_deltas.items() if abs(v) > 1e-9)
+        deltas = "\n".join(
+            f"{_SHORT.get(d, d)} {v:+.4f}" for d, v in change.probability_deltas.items() if abs(v) > 1e-9
+        )
         rules = [f"[green]+{r}[/green]" for r in change.started] + [
             f"[red]-{r}[/red]" for r in change.stopped
         ]
