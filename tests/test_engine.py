@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ddx.conditions import AllOf, AnyOf, Comparison, Not
-from ddx.engine import CompiledRuleset, compile_condition
+from ddx.engine import CompiledRuleset, alternatives, compile_condition
+from ddx.evaluate import Evaluator
 
 RULES = [
     ("A-YOUNG", Comparison("age_years", "<=", 25)),
@@ -105,3 +106,24 @@ def test_cases_that_match_no_rule_never_crash_the_engine() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
     )
     assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stderr[-500:]
+
+
+def test_more_simultaneous_matches_than_the_engine_stack_are_split_across_shards() -> None:
+    # 200 rules that all match one fact: three times durable-rules' 64-entry alpha stack.
+    rules = [(f"R-{i:03d}", Comparison("age_years", ">=", i % 100)) for i in range(200)]
+    engine = CompiledRuleset(rules)
+    assert engine.shard_count >= 4
+    assert engine.evaluate({"age_years": 100}) == [rule_id for rule_id, _ in rules]
+
+
+def test_the_shipped_evidence_rules_fit_one_shard(evaluator: Evaluator) -> None:
+    assert evaluator._evidence.shard_count == 1
+
+
+def test_alternatives_count_the_disjunctive_normal_form() -> None:
+    either = AnyOf((Comparison("site", "==", "buttock"), Comparison("site", "==", "other")))
+    both = AllOf((either, either))
+    assert alternatives(compile_condition(both)) == 4
+    assert (
+        alternatives(compile_condition(Comparison("site", "in", ("buttock", "other", "proximal_thigh")))) == 3
+    )

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from ddx.evaluate import Evaluator
 from ddx.findings import FINDING_SPECS, FindingSpec
-from ddx.oracle import fires
+from ddx.oracle import evaluate, fires, predicate
 
 
 def value_strategy(spec: FindingSpec) -> st.SearchStrategy[Any]:
@@ -39,3 +39,12 @@ def test_durable_rules_fires_exactly_what_the_oracle_says(
     fired = [rule.id for rule in evaluator.fire_evidence(findings)]
     expected = [rule.id for rule in evaluator.pack.evidence_rules if fires(rule.when, findings)]
     assert fired == expected
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(findings=findings_strategy)
+def test_compiled_predicates_mean_what_the_interpreter_says(
+    evaluator: Evaluator, findings: dict[str, Any]
+) -> None:
+    for rule in evaluator.pack.rules:
+        assert predicate(rule.when)(findings) == evaluate(rule.when, findings), rule.id

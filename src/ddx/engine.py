@@ -14,6 +14,8 @@ What durable-rules 2.0.28 does, and how this module keeps the rest of ddx from s
   ``assert_fact`` / ``start_action_for_state`` / ``complete_and_start_action`` directly, about 2 µs;
 * rule names are taken from the definition's keys, so each compiled rule is named by its rule id;
 * a catch-all ``+m.sid`` condition hung the engine, so no compiled rule is ever unconditional;
+* the alpha network is walked with a 64-entry stack; overflowing it (error 303) corrupts the engine, so
+  rules are sharded by how many alternatives they expand into (see ``MAX_ALTERNATIVES_PER_SHARD``);
 * comparisons on an absent attribute do not match, and each case gets its own session id whose
   state is deleted afterwards, so no fact leaks from one case into the next.
 
@@ -31,6 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import durable_rules_engine
+import orjson
 
 from ddx.conditions import AllOf, AnyOf, Comparison, Condition, Not
 
@@ -41,7 +44,6 @@ _SENTINEL_KEY = "ddx_case"
 _NEGATED = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 _DURABLE_OPERATOR = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 _ruleset_names = itertools.count()
-_session_ids = itertools.count()
 
 
 class EngineError(RuntimeError):
@@ -85,50 +87,98 @@ def _comparison(comparison: Comparison, *, negate: bool) -> dict[str, Any]:
     return test
 
 
+# durable-rules walks its alpha network with a fixed stack of 64 nodes (MAX_STACK_SIZE in events.c) and
+# fails with error 303 when a fact matches more at once — after which the engine's heap is corrupt (measured:
+# a later call segfaults). In a tree walk that pushes every matching child, the stack never holds more
+# entries than the tree has leaves, i.e. than the rules have alternatives once each condition is expanded
+# into a disjunction of conjunctions. Rules are therefore packed into shards of at most 63 alternatives
+# (plus the sentinel), each its own durable-rules ruleset: a fact can never overflow the stack.
+MAX_ALTERNATIVES_PER_SHARD = 63
+
+
+def alternatives(expression: Mapping[str, Any]) -> int:
+    """How many conjunctions a compiled expression expands into ($and multiplies, $or adds)."""
+    if "$and" in expression:
+        count = 1
+        for part in expression["$and"]:
+            count *= alternatives(part)
+        return count
+    if "$or" in expression:
+        return sum(alternatives(part) for part in expression["$or"])
+    return 1
+
+
 class CompiledRuleset:
-    """A set of rules compiled once into one durable-rules ruleset, evaluated one session per case."""
+    """Rules compiled once into durable-rules rulesets (shards), evaluated one session per case and shard."""
 
     def __init__(self, rules: Sequence[tuple[str, Condition]]) -> None:
         self.rule_ids: tuple[str, ...] = tuple(rule_id for rule_id, _ in rules)
         self._order = {rule_id: index for index, rule_id in enumerate(self.rule_ids)}
-        self._name = f"ddx{next(_ruleset_names)}"
-        definition = {rule_id: {"all": [{"m": compile_condition(condition)}]} for rule_id, condition in rules}
-        definition[_SENTINEL_RULE] = {"all": [{"m": {_SENTINEL_KEY: 1}}]}
+        shards: list[dict[str, Any]] = [{}]
+        used = 0
+        for rule_id, condition in rules:
+            expression = compile_condition(condition)
+            size = alternatives(expression)
+            if size > MAX_ALTERNATIVES_PER_SHARD:
+                raise EngineError(
+                    f"rule {rule_id} expands into {size} alternatives; durable-rules can match at most "
+                    f"{MAX_ALTERNATIVES_PER_SHARD} at once — split it into several rules"
+                )
+            if used + size > MAX_ALTERNATIVES_PER_SHARD:
+                shards.append({})
+                used = 0
+            shards[-1][rule_id] = {"all": [{"m": expression}]}
+            used += size
+        self._handles: list[int] = []
         try:
-            self._handle: int | None = durable_rules_engine.create_ruleset(self._name, json.dumps(definition))
+            for definition in shards:
+                definition[_SENTINEL_RULE] = {"all": [{"m": {_SENTINEL_KEY: 1}}]}
+                name = f"ddx{next(_ruleset_names)}"
+                self._handles.append(durable_rules_engine.create_ruleset(name, json.dumps(definition)))
         except durable_rules_engine.error as error:
+            self.close()
             raise EngineError(f"durable-rules rejected the compiled rules: {error}") from error
+
+    @property
+    def shard_count(self) -> int:
+        return len(self._handles)
 
     def evaluate(self, facts: Mapping[str, Any]) -> list[str]:
         """Ids of every rule whose condition holds for ``facts``, in rule-pack order."""
-        if self._handle is None:
-            return []
-        handle = self._handle
-        session = f"s{next(_session_ids)}"
         fired: list[str] = []
+        for handle in self._handles:
+            self._evaluate_shard(handle, facts, fired)
+        order = self._order
+        return sorted((rule_id for rule_id in set(fired) if rule_id in order), key=order.__getitem__)
+
+    @staticmethod
+    def _evaluate_shard(handle: int, facts: Mapping[str, Any], fired: list[str]) -> None:
+        # One case at a time: the session id can be the same for every case, since the session's state
+        # is deleted before the next case is asserted (an Evaluator is not shared between threads).
         try:
-            status, state = durable_rules_engine.assert_fact(handle, _fact_json(facts, session))
+            status, state = durable_rules_engine.assert_fact(handle, _fact_json(facts))
             if status != _STATUS_HANDLED:
                 raise EngineError(f"durable-rules returned status {status} for a new fact")
-            result = durable_rules_engine.start_action_for_state(handle, state)
-            while result:
-                fired.append(_fired_rule_name(result[1] if isinstance(result, tuple | list) else result))
-                result = durable_rules_engine.complete_and_start_action(handle, state)
+            # The first action comes as (state, message); each next one as the message alone.
+            first = durable_rules_engine.start_action_for_state(handle, state)
+            if first:
+                fired.append(_fired_rule_name(first[1]))
+                message = durable_rules_engine.complete_and_start_action(handle, state)
+                while message:
+                    fired.append(_fired_rule_name(message))
+                    message = durable_rules_engine.complete_and_start_action(handle, state)
         except durable_rules_engine.error as error:
             raise EngineError(f"durable-rules failed while evaluating: {error}") from error
         finally:
-            durable_rules_engine.delete_state(handle, session)
-        return sorted(
-            {rule_id for rule_id in fired if rule_id != _SENTINEL_RULE}, key=self._order.__getitem__
-        )
+            durable_rules_engine.delete_state(handle, _SESSION)
 
     def evaluate_many(self, cases: Iterable[Mapping[str, Any]]) -> list[list[str]]:
         return [self.evaluate(facts) for facts in cases]
 
     def close(self) -> None:
-        if self._handle is not None:
-            durable_rules_engine.delete_ruleset(self._handle)
-            self._handle = None
+        handles, self._handles = getattr(self, "_handles", []), []
+        for handle in handles:
+            durable_rules_engine.delete_ruleset(handle)
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):
@@ -146,6 +196,15 @@ def _fired_rule_name(message: str) -> str:
     return message[2 : message.index('"', 2)]
 
 
-def _fact_json(facts: Mapping[str, Any], session: str) -> str:
-    # Keys are ddx finding names and never collide with durable-rules' own 'sid' or the sentinel key.
-    return json.dumps({**facts, _SENTINEL_KEY: 1, "sid": session}, separators=(",", ":"))
+_SESSION = "case"
+_FACT_TAIL = f',"{_SENTINEL_KEY}":1,"sid":"{_SESSION}"}}'
+
+
+def _fact_json(facts: Mapping[str, Any]) -> str:
+    """The case as one durable-rules fact: its findings, the sentinel key and the session id.
+
+    Keys are ddx finding names and never collide with ``sid`` or the sentinel key. orjson because the
+    standard encoder took longer than the engine's own parse of the result.
+    """
+    body = orjson.dumps(facts).decode()
+    return ("{" if body == "{}" else body[:-1] + ",") + _FACT_TAIL[1:]

@@ -12,8 +12,9 @@ Three kinds of explanation are built here:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from ddx.case import Case
 from ddx.counterfactuals import what_ifs
@@ -47,16 +48,23 @@ from ddx.rulepack import (
 )
 
 
-def build_report(case: Case, evaluator: Evaluator) -> Report:
-    pack = evaluator.pack
-    conclusion = evaluator.conclude(case.findings)
+@dataclass(frozen=True)
+class Explanation:
+    """Every choice of one conclusion, explained: the report's content except the what-if search."""
+
+    ranking: list[RankedEntry]
+    top_comparison: TopComparison
+    secondary: list[SecondaryEntry]
+    red_flags: list[RedFlag]
+    recommendations: list[Recommendation]
+    fired_rules: list[str]
+    sources: dict[str, str]
+
+
+def explain(conclusion: Conclusion, pack: RulePack) -> Explanation:
     facts = conclusion.facts
     labels: dict[str, ConditionInfo] = {c.id: c for c in pack.info.conditions}
-    return Report(
-        case_id=case.id,
-        title=case.title,
-        rule_pack=RulePackStamp(name=pack.info.name, version=pack.info.version, digest=pack.digest),
-        findings=case.findings.known(),
+    explanation = Explanation(
         ranking=[_ranked_entry(pack, entry, facts) for entry in conclusion.ranking],
         top_comparison=compare_top_two(conclusion.ranking),
         secondary=[
@@ -75,24 +83,44 @@ def build_report(case: Case, evaluator: Evaluator) -> Report:
         recommendations=[
             _recommendation(pack, rule, effect, facts) for rule, effect in conclusion.recommendations
         ],
-        unknown_findings=unknown_findings(case.findings, conclusion, evaluator),
         fired_rules=[rule.id for rule in conclusion.fired],
-        sources=_sources_in_citation_order(pack, conclusion),
+        sources={},
+    )
+    explanation.sources.update(_sources_in_citation_order(pack, explanation))
+    return explanation
+
+
+def build_report(case: Case, evaluator: Evaluator) -> Report:
+    """Case → conclusion → explanation → the full report, including which unknowns could change the top."""
+    pack = evaluator.pack
+    conclusion = evaluator.conclude(case.findings)
+    explanation = explain(conclusion, pack)
+    return Report(
+        case_id=case.id,
+        title=case.title,
+        rule_pack=RulePackStamp(name=pack.info.name, version=pack.info.version, digest=pack.digest),
+        findings=case.findings.known(),
+        ranking=explanation.ranking,
+        top_comparison=explanation.top_comparison,
+        secondary=explanation.secondary,
+        red_flags=explanation.red_flags,
+        recommendations=explanation.recommendations,
+        unknown_findings=unknown_findings(case.findings, conclusion, evaluator),
+        fired_rules=explanation.fired_rules,
+        sources=explanation.sources,
     )
 
 
-def _sources_in_citation_order(pack: RulePack, conclusion: Conclusion) -> dict[str, str]:
-    ordered: list[Rule] = [
-        c.rule for entry in conclusion.ranking for c in _strongest_first(entry.contributions)
-    ]
-    ordered += [rule for s in conclusion.secondary for rule, _ in s.rules]
-    ordered = [rule for rule, _ in _urgent_first(conclusion.red_flags)] + ordered
-    ordered += [rule for rule, _ in conclusion.recommendations]
-    sources: dict[str, str] = {}
-    for rule in ordered:
-        for key in rule.citations:
-            sources.setdefault(key, pack.citation_text((key,)))
-    return sources
+def _sources_in_citation_order(pack: RulePack, explanation: Explanation) -> dict[str, str]:
+    """Every cited source, numbered in reading order: red flags, evidence, secondary, recommendations."""
+    keys: list[list[str]] = [flag.source_keys for flag in explanation.red_flags]
+    keys += [item.source_keys for entry in explanation.ranking for item in entry.evidence]
+    keys += [item.source_keys for secondary in explanation.secondary for item in secondary.evidence]
+    keys += [rec.source_keys for rec in explanation.recommendations]
+    ordered = tuple(dict.fromkeys(key for group in keys for key in group))
+    return dict(
+        _parts(pack).get(("sources", *ordered), lambda: {k: pack.citation_text((k,)) for k in ordered})
+    )
 
 
 def _urgent_first(flags: tuple[tuple[Rule, RedFlagEffect], ...]) -> list[tuple[Rule, RedFlagEffect]]:
@@ -101,6 +129,10 @@ def _urgent_first(flags: tuple[tuple[Rule, RedFlagEffect], ...]) -> list[tuple[R
 
 def _codes(codes: Codes) -> CodeSet:
     return CodeSet(icd10=codes.icd10, icd10_system=codes.icd10_system, snomed_ct=codes.snomed_ct)
+
+
+def _shared_codes(pack: RulePack, owner: str, codes: Codes) -> CodeSet:
+    return _parts(pack).get(("codes", owner), lambda: _codes(codes))
 
 
 def _ranked_entry(pack: RulePack, entry: RankedDiagnosis, facts: Mapping[str, Any]) -> RankedEntry:
@@ -112,7 +144,7 @@ def _ranked_entry(pack: RulePack, entry: RankedDiagnosis, facts: Mapping[str, An
         probability=round(entry.probability, 6),
         log_odds=round(entry.log_odds, 6),
         prior=info.prior,
-        codes=_codes(info.codes),
+        codes=_shared_codes(pack, info.id, info.codes),
         evidence=[_evidence_item(pack, c, facts) for c in _strongest_first(entry.contributions)],
     )
 
@@ -121,57 +153,117 @@ def _strongest_first(contributions: tuple[Contribution, ...]) -> list[Contributi
     return sorted(contributions, key=lambda c: (c.direction != "for", -abs(c.log_likelihood_ratio)))
 
 
+class _Parts:
+    """Report parts that depend only on a rule and the findings that fired it, built once and shared.
+
+    The parts are immutable, and a pipeline that explains thousands of cases builds the same few hundred
+    over and over; sharing them halved the cost of an explanation.
+    """
+
+    LIMIT = 20_000
+
+    def __init__(self, pack: RulePack) -> None:
+        self.pack = pack
+        self.items: dict[tuple[Any, ...], Any] = {}
+        self.reads = {rule.id: tuple(sorted(rule.when.findings())) for rule in pack.rules}
+
+    def get(self, key: tuple[Any, ...], build: Callable[[], _P]) -> _P:
+        item = self.items.get(key)
+        if item is None:
+            if len(self.items) > self.LIMIT:
+                self.items.clear()
+            item = self.items[key] = build()
+        return item
+
+
+_P = TypeVar("_P")
+_PARTS: dict[int, _Parts] = {}
+
+
+def _parts(pack: RulePack) -> _Parts:
+    parts = _PARTS.get(id(pack))
+    if parts is None or parts.pack is not pack:  # keyed by identity; the entry keeps the pack alive
+        parts = _PARTS[id(pack)] = _Parts(pack)
+    return parts
+
+
+def _reads(parts: _Parts, rule: Rule, facts: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The values of the findings a rule reads: all its report part can depend on."""
+    return tuple([facts.get(name) for name in parts.reads[rule.id]])
+
+
 def _evidence_item(pack: RulePack, contribution: Contribution, facts: Mapping[str, Any]) -> EvidenceItem:
     rule = contribution.rule
-    return EvidenceItem(
-        rule=rule.id,
-        title=rule.title,
-        direction=contribution.direction,
-        likelihood_ratio=round(contribution.likelihood_ratio, 6),
-        log_likelihood_ratio=round(contribution.log_likelihood_ratio, 6),
-        findings=witness(rule.when, facts),
-        rationale=rule.rationale,
-        citation=pack.citation_text(rule.citations),
-        source_keys=list(rule.citations),
-    )
+
+    def build() -> EvidenceItem:
+        found = witness(rule.when, facts)
+        return EvidenceItem(
+            rule=rule.id,
+            title=rule.title,
+            direction=contribution.direction,
+            likelihood_ratio=round(contribution.likelihood_ratio, 6),
+            log_likelihood_ratio=round(contribution.log_likelihood_ratio, 6),
+            findings=found,
+            rationale=rule.rationale,
+            citation=pack.citation_text(rule.citations),
+            source_keys=list(rule.citations),
+        )
+
+    parts = _parts(pack)
+    return parts.get(("evidence", rule.id, contribution.diagnosis, *_reads(parts, rule, facts)), build)
 
 
 def _condition_evidence(
     pack: RulePack, rule: Rule, effect: ConditionEffect, facts: Mapping[str, Any]
 ) -> ConditionEvidence:
-    return ConditionEvidence(
-        rule=rule.id,
-        title=rule.title,
-        status=effect.status,
-        findings=witness(rule.when, facts),
-        rationale=rule.rationale,
-        citation=pack.citation_text(rule.citations),
-        source_keys=list(rule.citations),
-    )
+    def build() -> ConditionEvidence:
+        found = witness(rule.when, facts)
+        return ConditionEvidence(
+            rule=rule.id,
+            title=rule.title,
+            status=effect.status,
+            findings=found,
+            rationale=rule.rationale,
+            citation=pack.citation_text(rule.citations),
+            source_keys=list(rule.citations),
+        )
+
+    parts = _parts(pack)
+    return parts.get(("condition", rule.id, effect.status, *_reads(parts, rule, facts)), build)
 
 
 def _red_flag(pack: RulePack, rule: Rule, effect: RedFlagEffect, facts: Mapping[str, Any]) -> RedFlag:
-    return RedFlag(
-        rule=rule.id,
-        severity=effect.severity,
-        message=effect.red_flag,
-        findings=witness(rule.when, facts),
-        citation=pack.citation_text(rule.citations),
-        source_keys=list(rule.citations),
-    )
+    def build() -> RedFlag:
+        found = witness(rule.when, facts)
+        return RedFlag(
+            rule=rule.id,
+            severity=effect.severity,
+            message=effect.red_flag,
+            findings=found,
+            citation=pack.citation_text(rule.citations),
+            source_keys=list(rule.citations),
+        )
+
+    parts = _parts(pack)
+    return parts.get(("red flag", rule.id, *_reads(parts, rule, facts)), build)
 
 
 def _recommendation(
     pack: RulePack, rule: Rule, effect: RecommendationEffect, facts: Mapping[str, Any]
 ) -> Recommendation:
-    return Recommendation(
-        rule=rule.id,
-        category=effect.category,
-        text=effect.recommendation,
-        findings=witness(rule.when, facts),
-        citation=pack.citation_text(rule.citations),
-        source_keys=list(rule.citations),
-    )
+    def build() -> Recommendation:
+        found = witness(rule.when, facts)
+        return Recommendation(
+            rule=rule.id,
+            category=effect.category,
+            text=effect.recommendation,
+            findings=found,
+            citation=pack.citation_text(rule.citations),
+            source_keys=list(rule.citations),
+        )
+
+    parts = _parts(pack)
+    return parts.get(("advice", rule.id, effect.recommendation, *_reads(parts, rule, facts)), build)
 
 
 def _margin_item(contribution: Contribution, *, sign: int) -> MarginItem:
@@ -183,11 +275,24 @@ def _margin_item(contribution: Contribution, *, sign: int) -> MarginItem:
     )
 
 
+_MARGIN_ITEMS: dict[tuple[int, str, int], tuple[Contribution, MarginItem]] = {}
+
+
+def _shared_margin_item(contribution: Contribution, sign: int) -> MarginItem:
+    key = (id(contribution.effect), contribution.rule.id, sign)
+    entry = _MARGIN_ITEMS.get(key)
+    if entry is None or entry[0].effect is not contribution.effect:
+        if len(_MARGIN_ITEMS) > _Parts.LIMIT:
+            _MARGIN_ITEMS.clear()
+        entry = _MARGIN_ITEMS[key] = (contribution, _margin_item(contribution, sign=sign))
+    return entry[1]
+
+
 def compare_top_two(ranking: tuple[RankedDiagnosis, ...]) -> TopComparison:
     """Decompose ln(score₁/score₂) into the prior ratio and one term per rule."""
     first, second = ranking[0], ranking[1]
-    items = [_margin_item(c, sign=1) for c in first.contributions]
-    items += [_margin_item(c, sign=-1) for c in second.contributions]
+    items = [_shared_margin_item(c, 1) for c in first.contributions]
+    items += [_shared_margin_item(c, -1) for c in second.contributions]
     items.sort(key=lambda item: (-abs(item.log_contribution), item.rule))
     return TopComparison(
         first=first.diagnosis,

@@ -98,10 +98,10 @@ class Findings(BaseModel):
 
     def known(self) -> dict[str, Any]:
         """Only the known findings, in vocabulary order (the canonical fact asserted into the engine)."""
-        return {name: value for name, value in self if value is not None}
+        return {name: value for name, value in self.__dict__.items() if value is not None}
 
     def unknown_names(self) -> list[str]:
-        return [name for name, value in self if value is None]
+        return [name for name, value in self.__dict__.items() if value is None]
 
 
 FindingKind = Literal["bool", "enum", "int", "number"]

@@ -21,19 +21,16 @@ _SCORE_DIGITS = 9  # scores equal to 9 decimals are a tie, broken by the fixed d
 
 @dataclass(frozen=True)
 class Contribution:
-    """One diagnosis effect of one fired rule."""
+    """One diagnosis effect of one fired rule, with its weight (immutable, so built once per pack)."""
 
     rule: Rule
     effect: DiagnosisEffect
     likelihood_ratio: float
+    log_likelihood_ratio: float
 
     @property
     def diagnosis(self) -> DiagnosisId:
         return self.effect.diagnosis
-
-    @property
-    def log_likelihood_ratio(self) -> float:
-        return math.log(self.likelihood_ratio)
 
     @property
     def direction(self) -> Literal["for", "against"]:
@@ -57,22 +54,39 @@ class RankedDiagnosis:
 
 
 def contributions_of(pack: RulePack, fired: Iterable[Rule]) -> list[Contribution]:
-    return [
-        Contribution(rule, effect, pack.likelihood_ratio(effect))
-        for rule in fired
-        for effect in rule.effects_of(DiagnosisEffect)
-    ]
+    table = _contribution_table(pack)
+    return [c for rule in fired for c in table.get(rule.id, ())]
+
+
+_TABLES: dict[int, tuple[RulePack, dict[str, tuple[Contribution, ...]]]] = {}
+
+
+def _contribution_table(pack: RulePack) -> dict[str, tuple[Contribution, ...]]:
+    """Each rule's contributions, computed once per pack (keyed by identity; the entry keeps it alive)."""
+    entry = _TABLES.get(id(pack))
+    if entry is None or entry[0] is not pack:
+        table: dict[str, tuple[Contribution, ...]] = {}
+        for rule in pack.rules:
+            contributions = []
+            for effect in rule.effects_of(DiagnosisEffect):
+                ratio = pack.likelihood_ratio(effect)
+                contributions.append(Contribution(rule, effect, ratio, math.log(ratio)))
+            if contributions:
+                table[rule.id] = tuple(contributions)
+        entry = _TABLES[id(pack)] = (pack, table)
+    return entry[1]
 
 
 def rank(pack: RulePack, fired: Iterable[Rule]) -> tuple[RankedDiagnosis, ...]:
     """Rank the three diagnoses; ties break by the fixed order avulsion, myositis ossificans, sarcoma."""
-    contributions = contributions_of(pack, fired)
-    scores: dict[DiagnosisId, float] = {}
-    for diagnosis in DIAGNOSIS_IDS:
-        prior = pack.diagnoses[diagnosis].prior
-        scores[diagnosis] = math.log(prior) + sum(
-            c.log_likelihood_ratio for c in contributions if c.diagnosis == diagnosis
-        )
+    by_diagnosis: dict[DiagnosisId, list[Contribution]] = {d: [] for d in DIAGNOSIS_IDS}
+    for contribution in contributions_of(pack, fired):
+        by_diagnosis[contribution.diagnosis].append(contribution)
+    priors = {d: pack.diagnoses[d].prior for d in DIAGNOSIS_IDS}
+    scores = {
+        d: math.log(priors[d]) + math.fsum(c.log_likelihood_ratio for c in by_diagnosis[d])
+        for d in DIAGNOSIS_IDS
+    }
     top_score = max(scores.values())
     weights = {d: math.exp(s - top_score) for d, s in scores.items()}
     total = sum(weights.values())
@@ -81,10 +95,10 @@ def rank(pack: RulePack, fired: Iterable[Rule]) -> tuple[RankedDiagnosis, ...]:
         RankedDiagnosis(
             diagnosis=d,
             rank=position,
-            prior=pack.diagnoses[d].prior,
+            prior=priors[d],
             score=scores[d],
             probability=weights[d] / total,
-            contributions=tuple(c for c in contributions if c.diagnosis == d),
+            contributions=tuple(by_diagnosis[d]),
         )
         for position, d in enumerate(order, start=1)
     )

@@ -42,7 +42,7 @@ from ddx.conditions import (
 )
 from ddx.errors import DdxInputError
 from ddx.findings import FINDING_SPECS, FindingSpec, suggest
-from ddx.yamlsource import LoadedDocument, load_document
+from ddx.yamlsource import LoadedDocument, default_cache_dir, load_document
 
 Strength = Literal["strong", "moderate", "weak"]
 Direction = Literal["for", "against"]
@@ -169,6 +169,14 @@ _EFFECT_TAGS = ("diagnosis", "condition", "red_flag", "recommendation")
 
 
 def _effect_kind(value: Any) -> str | None:
+    instance_tags: dict[type, str] = {
+        DiagnosisEffect: "diagnosis",
+        ConditionEffect: "condition",
+        RedFlagEffect: "red_flag",
+        RecommendationEffect: "recommendation",
+    }
+    if type(value) in instance_tags:  # an effect built in Python, not read from a file
+        return instance_tags[type(value)]
     if isinstance(value, Mapping):
         for key in _EFFECT_TAGS:
             if key in value:
@@ -239,7 +247,14 @@ class Rule(_Frozen):
         return "management" if isinstance(self.effects[0], RecommendationEffect) else "evidence"
 
     def effects_of(self, kind: type[EffectT]) -> tuple[EffectT, ...]:
-        return tuple(e for e in self.effects if isinstance(e, kind))
+        found = self._effects_by_kind.get(kind)
+        if found is None:
+            found = self._effects_by_kind[kind] = tuple(e for e in self.effects if isinstance(e, kind))
+        return found
+
+    @cached_property
+    def _effects_by_kind(self) -> dict[type, tuple[Any, ...]]:
+        return {}
 
 
 def _effect_target(effect: DiagnosisEffect | ConditionEffect | RedFlagEffect | RecommendationEffect) -> str:
@@ -286,6 +301,16 @@ class RulePack(BaseModel):
         return {name: tuple(sorted(values)) for name, values in found.items()}
 
     @cached_property
+    def all_numeric_thresholds(self) -> dict[str, tuple[float, ...]]:
+        """Like :attr:`numeric_thresholds`, over every rule (red flags and advice included)."""
+        found: dict[str, set[float]] = {}
+        for rule in self.rules:
+            for comparison in comparisons(rule.when):
+                if isinstance(comparison.value, int | float) and not isinstance(comparison.value, bool):
+                    found.setdefault(comparison.finding, set()).add(float(comparison.value))
+        return {name: tuple(sorted(values)) for name, values in found.items()}
+
+    @cached_property
     def findings_read_for_ranking(self) -> frozenset[str]:
         """Findings that some rule with a diagnosis effect reads: only these can move the ranking."""
         return frozenset(
@@ -308,7 +333,15 @@ class RulePack(BaseModel):
         return self.info.strength_scale.likelihood_ratio(effect.strength, effect.direction)
 
     def citation_text(self, keys: tuple[str, ...]) -> str:
-        return "; ".join(_format_source(self.sources[k]) for k in keys)
+        cache = self._citation_cache
+        text = cache.get(keys)
+        if text is None:
+            text = cache[keys] = "; ".join(_format_source(self.sources[k]) for k in keys)
+        return text
+
+    @cached_property
+    def _citation_cache(self) -> dict[tuple[str, ...], str]:
+        return {}
 
 
 def _format_source(source: Source) -> str:
@@ -343,15 +376,16 @@ def load_rule_pack(directory: Path | None = None, problems: list[DdxInputError] 
         if not required.is_file():
             raise DdxInputError(f"the rules folder needs {required.name}", source=directory)
     digest = hashlib.sha256()
-    info = _load_pack_info(load_document(pack_path))
-    sources = _load_sources(load_document(sources_path))
+    cache = default_cache_dir()
+    info = _load_pack_info(load_document(pack_path, cache_dir=cache))
+    sources = _load_sources(load_document(sources_path, cache_dir=cache))
     rules: list[Rule] = []
     for path in sorted(directory.glob("*.yaml")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
         if path.name in (PACK_FILE, SOURCES_FILE):
             continue
         try:
-            rules.extend(_load_rules_file(load_document(path), problems))
+            rules.extend(_load_rules_file(load_document(path, cache_dir=cache), problems))
         except DdxInputError as error:
             if problems is None:
                 raise

@@ -26,43 +26,62 @@ class LoadedDocument:
 
     data: Any
     source: str
-    _raw: Any
+    lines: dict[str, int]
 
     def line_of(self, location: Sequence[str | int]) -> int | None:
         """1-based line of the deepest part of ``location`` that exists in the document."""
-        node = self._raw
-        line: int | None = _node_line(node)
-        for key in location:
-            child_line = _child_line(node, key)
-            if child_line is None:
-                break
-            line = child_line
-            try:
-                node = node[key]
-            except (KeyError, IndexError, TypeError):
-                break
-        return line
+        parts = list(location)
+        while parts:
+            line = self.lines.get(_location_key(parts))
+            if line is not None:
+                return line
+            parts.pop()
+        return self.lines.get("")
 
 
-def _node_line(node: Any) -> int | None:
-    lc = getattr(node, "lc", None)
-    return None if lc is None else int(lc.line) + 1
+def _location_key(location: Sequence[str | int]) -> str:
+    return "\x1f".join(f"i{part}" if isinstance(part, int) else f"s{part}" for part in location)
 
 
-def _child_line(node: Any, key: str | int) -> int | None:
-    lc = getattr(node, "lc", None)
+def _line_map(raw: Any) -> dict[str, int]:
+    """Every key's and item's line, keyed by its location (computed once, so it can be cached)."""
+    lines: dict[str, int] = {}
+    root_line = getattr(getattr(raw, "lc", None), "line", None)
+    lines[""] = int(root_line) + 1 if root_line is not None else 1
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(raw, ())]
+    while stack:
+        node, location = stack.pop()
+        lc = getattr(node, "lc", None)
+        children: list[tuple[str | int, Any]] = []
+        if isinstance(node, dict):
+            children = list(node.items())
+        elif isinstance(node, list):
+            children = list(enumerate(node))
+        for key, child in children:
+            child_location = (*location, key if isinstance(key, int) and isinstance(node, list) else str(key))
+            line = _child_line(lc, key, is_item=isinstance(node, list))
+            if line is not None:
+                lines[_location_key(child_location)] = line
+            stack.append((child, child_location))
+    return lines
+
+
+def _child_line(lc: Any, key: Any, *, is_item: bool) -> int | None:
     if lc is None:
         return None
     try:
-        if isinstance(key, int):
-            return int(lc.item(key)[0]) + 1
-        return int(lc.key(key)[0]) + 1
+        return int((lc.item(key) if is_item else lc.key(key))[0]) + 1
     except (KeyError, IndexError, TypeError, AttributeError):
         return None
 
 
-def load_document(path: Path) -> LoadedDocument:
-    """Read ``path`` (YAML or JSON) safely, or raise :class:`DdxInputError` naming file and line."""
+def load_document(path: Path, *, cache_dir: Path | None = None) -> LoadedDocument:
+    """Read ``path`` (YAML or JSON) safely, or raise :class:`DdxInputError` naming file and line.
+
+    With ``cache_dir``, a parsed document is kept there as JSON keyed by the file's content hash, so an
+    unchanged rule file is not parsed again (the YAML parser is the slowest step of start-up). The cache
+    holds only data; a missing, corrupt or unwritable cache is simply a miss.
+    """
     from ddx.errors import DdxInputError
 
     try:
@@ -76,7 +95,66 @@ def load_document(path: Path) -> LoadedDocument:
     if size > MAX_FILE_BYTES:
         raise DdxInputError(f"file is {size} bytes; the limit is {MAX_FILE_BYTES} bytes", source=path)
     raw_bytes = path.read_bytes()
-    return parse_document(raw_bytes, source=str(path))
+    if cache_dir is None:
+        return parse_document(raw_bytes, source=str(path))
+    cache_file = cache_dir / f"{_cache_key(raw_bytes, path)}.json"
+    cached = _read_cache(cache_file, str(path))
+    if cached is not None:
+        return cached
+    document = parse_document(raw_bytes, source=str(path))
+    _write_cache(cache_file, document)
+    return document
+
+
+_CACHE_FORMAT = "ddx-parsed-document-1"
+
+
+def _cache_key(raw_bytes: bytes, path: Path) -> str:
+    import hashlib
+
+    from ddx import __version__
+
+    salt = f"{_CACHE_FORMAT}\0{__version__}\0{path.suffix}\0".encode()
+    return hashlib.sha256(salt + raw_bytes).hexdigest()
+
+
+def _read_cache(cache_file: Path, source: str) -> LoadedDocument | None:
+    try:
+        stored = json.loads(cache_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if (
+        not isinstance(stored, dict)
+        or stored.get("format") != _CACHE_FORMAT
+        or not isinstance(stored.get("lines"), dict)
+    ):
+        return None
+    return LoadedDocument(data=stored.get("data"), source=source, lines=stored["lines"])
+
+
+def _write_cache(cache_file: Path, document: LoadedDocument) -> None:
+    import os
+    import tempfile
+
+    payload = json.dumps({"format": _CACHE_FORMAT, "data": document.data, "lines": document.lines})
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=cache_file.parent, delete=False, suffix=".tmp") as handle:
+            handle.write(payload)
+        os.replace(handle.name, cache_file)  # atomic: a reader sees the old file or the whole new one
+    except OSError:
+        return
+
+
+def default_cache_dir() -> Path | None:
+    """``$DDX_CACHE_DIR`` (empty or ``off`` disables caching), else the user's cache directory."""
+    import os
+
+    configured = os.environ.get("DDX_CACHE_DIR")
+    if configured is not None:
+        return None if configured.strip() in ("", "off") else Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ddx" / "parsed"
 
 
 def parse_document(raw_bytes: bytes, *, source: str) -> LoadedDocument:
@@ -96,7 +174,7 @@ def parse_document(raw_bytes: bytes, *, source: str) -> LoadedDocument:
         _check_json_syntax(text, source)
     raw = _parse_yaml(text, source)
     _check_depth(raw, source)
-    return LoadedDocument(data=_to_plain(raw), source=source, _raw=raw)
+    return LoadedDocument(data=_to_plain(raw), source=source, lines=_line_map(raw))
 
 
 def _check_json_syntax(text: str, source: str) -> None:
@@ -170,8 +248,11 @@ def _check_depth(raw: Any, source: str) -> None:
     while stack:
         node, depth = stack.pop()
         if depth > MAX_NESTING_DEPTH:
+            line = getattr(getattr(node, "lc", None), "line", None)
             raise DdxInputError(
-                f"nesting deeper than {MAX_NESTING_DEPTH} levels", source=source, line=_node_line(node)
+                f"nesting deeper than {MAX_NESTING_DEPTH} levels",
+                source=source,
+                line=None if line is None else int(line) + 1,
             )
         if isinstance(node, dict):
             stack.extend((value, depth + 1) for value in node.values())

@@ -1,0 +1,271 @@
+"""ddx benchmark: speed per case, start-up, scale and memory, against the targets in the README.
+
+Run from the repository root:  python benchmarks/bench.py  [--json] [--quick]
+
+Every figure is measured in this run, on this machine; nothing is assumed. Timing stays out of the test
+suite (tests only check that this script runs and prints every figure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+REFERENCE_CASE = REPO / "cases" / "reference-eurorad-14910.yaml"
+
+TARGETS: dict[str, tuple[str, float]] = {
+    "cases_per_second": (">=", 10_000),
+    "pipeline_vs_oracle_ratio": ("<=", 25),
+    "assess_wall_ms": ("<=", 250),
+    "compile_1000_rules_s": ("<=", 1.0),
+    "rss_growth_mb_10k_to_100k": ("<=", 5),
+    "next_question_ms": ("<=", 50),
+}
+
+
+def generated_findings(count: int, seed: int = 20261126) -> list[dict[str, Any]]:
+    """Valid random findings: each finding known with probability ½, values across their whole range."""
+    from ddx.findings import FINDING_SPECS
+
+    rng = random.Random(seed)
+    cases = []
+    for _ in range(count):
+        findings: dict[str, Any] = {}
+        for name, spec in FINDING_SPECS.items():
+            if rng.random() < 0.5:
+                continue
+            if spec.kind == "bool":
+                findings[name] = rng.random() < 0.5
+            elif spec.kind == "enum":
+                findings[name] = rng.choice(spec.choices)
+            elif spec.kind == "int":
+                findings[name] = rng.randint(int(spec.minimum or 0), int(spec.maximum or 120))
+            else:
+                findings[name] = round(rng.uniform(0.5, 40.0), 1)
+        cases.append(findings)
+    return cases
+
+
+def per_second(function: Callable[[dict[str, Any]], object], cases: list[dict[str, Any]]) -> float:
+    for case in cases[:200]:  # warm caches and the allocator
+        function(case)
+    start = time.perf_counter()
+    for case in cases:
+        function(case)
+    return len(cases) / (time.perf_counter() - start)
+
+
+def full_pipeline(evaluator: Any) -> Callable[[dict[str, Any]], object]:
+    from ddx.explain import explain
+    from ddx.findings import Findings
+
+    def run(raw: dict[str, Any]) -> object:
+        return explain(evaluator.conclude(Findings.model_validate(raw)), evaluator.pack)
+
+    return run
+
+
+def oracle_pipeline(evaluator: Any) -> Callable[[dict[str, Any]], object]:
+    """The same pipeline with the plain-Python reading of the rules in place of durable-rules."""
+    from ddx.evaluate import Evaluator
+    from ddx.explain import explain
+    from ddx.findings import Findings
+    from ddx.oracle import fires
+
+    pack = evaluator.pack
+
+    class OracleEvaluator(Evaluator):
+        def fire_evidence(self, facts: Any) -> tuple[Any, ...]:
+            return tuple(rule for rule in pack.evidence_rules if fires(rule.when, facts))
+
+        def fire_management(self, facts: Any) -> tuple[Any, ...]:
+            return tuple(rule for rule in pack.management_rules if fires(rule.when, facts))
+
+    oracle = OracleEvaluator(pack)
+
+    def run(raw: dict[str, Any]) -> object:
+        return explain(oracle.conclude(Findings.model_validate(raw)), pack)
+
+    return run
+
+
+def wall_ms(command: list[str], repeats: int) -> float:
+    """Median wall time of a fresh process."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def generated_pack(size: int, seed: int = 7) -> Any:
+    """A valid pack of ``size`` random rules over the real vocabulary (for scale, not for meaning)."""
+    from ddx.conditions import AllOf, AnyOf, Comparison, Condition
+    from ddx.findings import FINDING_SPECS
+    from ddx.rulepack import DiagnosisEffect, Examples, Rule, RulePack, load_rule_pack
+
+    rng = random.Random(seed)
+    shipped = load_rule_pack()
+    names = list(FINDING_SPECS)
+
+    def comparison() -> Condition:
+        spec = FINDING_SPECS[rng.choice(names)]
+        if spec.kind == "bool":
+            return Comparison(spec.name, "==", rng.random() < 0.5)
+        if spec.kind == "enum":
+            return Comparison(
+                spec.name, "in", tuple(rng.sample(spec.choices, rng.randint(1, len(spec.choices))))
+            )
+        value: float = rng.randint(1, 60)
+        return Comparison(spec.name, rng.choice(["<", "<=", ">", ">="]), int(value))
+
+    rules = []
+    for index in range(size):
+        parts = tuple(comparison() for _ in range(rng.randint(1, 3)))
+        when = parts[0] if len(parts) == 1 else (AllOf(parts) if rng.random() < 0.7 else AnyOf(parts))
+        effect = DiagnosisEffect(
+            diagnosis=rng.choice(["avulsion", "myositis_ossificans", "sarcoma"]),
+            direction=rng.choice(["for", "against"]),
+            strength=rng.choice(["strong", "moderate", "weak"]),
+        )
+        rules.append(
+            Rule(
+                id=f"GEN-{index:04d}",
+                title="generated",
+                rationale="generated for the benchmark",
+                citations=("eurorad-14910",),
+                when=when,
+                effects=(effect,),
+                examples=Examples(fires=({},), does_not_fire=({},)),
+            )
+        )
+    return RulePack(
+        info=shipped.info, sources=shipped.sources, rules=tuple(rules), digest="gen", directory=""
+    )
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def measure(quick: bool) -> dict[str, float]:
+    from ddx.evaluate import Evaluator
+    from ddx.interview import rank_questions
+    from ddx.rulepack import load_rule_pack
+
+    count = 1_000 if quick else 5_000
+    cases = generated_findings(count)
+    pack = load_rule_pack()
+    results: dict[str, float] = {}
+
+    start = time.perf_counter()
+    evaluator = Evaluator(pack)
+    results["compile_shipped_s"] = time.perf_counter() - start
+    results["cases_per_second"] = per_second(full_pipeline(evaluator), cases)
+    results["oracle_cases_per_second"] = per_second(oracle_pipeline(evaluator), cases)
+    results["pipeline_vs_oracle_ratio"] = results["oracle_cases_per_second"] / results["cases_per_second"]
+
+    big = generated_pack(1_000)
+    start = time.perf_counter()
+    big_evaluator = Evaluator(big)
+    results["compile_1000_rules_s"] = time.perf_counter() - start
+    results["cases_per_second_1000_rules"] = per_second(full_pipeline(big_evaluator), cases[: count // 5])
+    big_evaluator.close()
+
+    repeats = 5 if quick else 11
+    ddx = str(Path(sys.executable).parent / "ddx")
+    results["python_wall_ms"] = wall_ms([sys.executable, "-c", "pass"], repeats)
+    results["help_wall_ms"] = wall_ms([ddx, "--help"], repeats)
+    results["assess_wall_ms"] = wall_ms([ddx, "assess", str(REFERENCE_CASE), "--format", "json"], repeats)
+
+    # Ten unknown findings that the rules read; the rest known, as midway through an interview.
+    from ddx.findings import Findings
+
+    reference = Findings.model_validate(
+        {
+            "age_years": 55,
+            "sex": "male",
+            "site": "ischial_tuberosity",
+            "trauma_history": "none",
+            "radiating_pain": True,
+            "palpable_mass": True,
+            "history_of_malignancy": True,
+            "degenerative_changes": True,
+            "mr_signal_like_bone": True,
+            "lesion_attached_to_bone": True,
+            "tendon_attachment": True,
+            "ischiofemoral_space_mm": 7,
+            "quadratus_femoris": "edema_and_atrophy",
+        }
+    ).known()
+    unknown = sorted(n for n in pack.findings_read_for_ranking if n not in reference)[:10]
+    assert len(unknown) == 10, unknown
+    start = time.perf_counter()
+    rounds = 20
+    for _ in range(rounds):
+        rank_questions(reference, evaluator, candidates=unknown)
+    results["next_question_ms"] = (time.perf_counter() - start) / rounds * 1000
+
+    pipeline = full_pipeline(evaluator)
+    stream = generated_findings(2_000, seed=99)
+    for index in range(10_000):
+        pipeline(stream[index % len(stream)])
+    gc.collect()
+    results["rss_mb_10k"] = rss_mb()
+    for index in range(90_000 if not quick else 20_000):
+        pipeline(stream[index % len(stream)])
+    gc.collect()
+    results["rss_mb_100k"] = rss_mb()
+    results["rss_growth_mb_10k_to_100k"] = results["rss_mb_100k"] - results["rss_mb_10k"]
+    results["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return results
+
+
+def verdicts(results: dict[str, float]) -> dict[str, bool]:
+    return {
+        key: (results[key] >= target if op == ">=" else results[key] <= target)
+        for key, (op, target) in TARGETS.items()
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--quick", action="store_true", help="fewer cases and repeats (for the test suite)")
+    arguments = parser.parse_args()
+    results = measure(arguments.quick)
+    met = verdicts(results)
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    if arguments.json:
+        print(
+            json.dumps(
+                {**{k: round(v, 4) for k, v in results.items()}, "targets_met": met, "machine": machine}
+            )
+        )
+        return
+    print(f"ddx benchmark on {machine}{' (quick)' if arguments.quick else ''}")
+    for key, value in results.items():
+        target = TARGETS.get(key)
+        verdict = ""
+        if target is not None:
+            verdict = f"  target {target[0]} {target[1]:g}: {'met' if met[key] else 'MISSED'}"
+        print(f"  {key:<30} {value:>12.3f}{verdict}")
+
+
+if __name__ == "__main__":
+    main()
