@@ -162,11 +162,13 @@ class CompiledRuleset:
             # The first action comes as (state, message); each next one as the message alone.
             first = durable_rules_engine.start_action_for_state(handle, state)
             if first:
-                fired.append(_fired_rule_name(first[1]))
-                message = durable_rules_engine.complete_and_start_action(handle, state)
+                name = _fired_rule_name
+                complete = durable_rules_engine.complete_and_start_action
+                fired.append(name(first[1]))
+                message = complete(handle, state)
                 while message:
-                    fired.append(_fired_rule_name(message))
-                    message = durable_rules_engine.complete_and_start_action(handle, state)
+                    fired.append(name(message))
+                    message = complete(handle, state)
         except durable_rules_engine.error as error:
             raise EngineError(f"durable-rules failed while evaluating: {error}") from error
         finally:

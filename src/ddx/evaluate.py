@@ -57,7 +57,7 @@ class Evaluator:
         self._evidence = CompiledRuleset([(r.id, r.when) for r in pack.evidence_rules])
         self._management = CompiledRuleset([(r.id, r.when) for r in pack.management_rules])
         # The management stage is sent only what its rules read: a smaller fact is a faster assert.
-        self._management_inputs = frozenset(n for r in pack.management_rules for n in r.when.findings())
+        self._management_inputs = tuple(sorted({n for r in pack.management_rules for n in r.when.findings()}))
 
     def fire_evidence(self, facts: Mapping[str, Any]) -> tuple[Rule, ...]:
         by_id = self.pack.by_id
@@ -94,12 +94,12 @@ class Evaluator:
             "urgent_red_flag": any(effect.severity == "urgent" for _, effect in red_flags),
             **{s.condition: s.status for s in secondary},
         }
+        all_facts = {**facts, **derived}
         inputs = self._management_inputs
-        stage_facts = {name: value for name, value in {**facts, **derived}.items() if name in inputs}
-        management = self.fire_management(stage_facts)
+        management = self.fire_management({name: all_facts[name] for name in inputs if name in all_facts})
         recommendations = tuple((r, e) for r in management for e in r.effects_of(RecommendationEffect))
         return Conclusion(
-            facts={**facts, **derived},
+            facts=all_facts,
             fired=fired + management,
             ranking=ranking,
             secondary=secondary,

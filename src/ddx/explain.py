@@ -11,7 +11,9 @@ Three kinds of explanation are built here:
 
 from __future__ import annotations
 
+import itertools
 import math
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -113,14 +115,15 @@ def build_report(case: Case, evaluator: Evaluator) -> Report:
 
 def _sources_in_citation_order(pack: RulePack, explanation: Explanation) -> dict[str, str]:
     """Every cited source, numbered in reading order: red flags, evidence, secondary, recommendations."""
-    keys: list[list[str]] = [flag.source_keys for flag in explanation.red_flags]
-    keys += [item.source_keys for entry in explanation.ranking for item in entry.evidence]
-    keys += [item.source_keys for secondary in explanation.secondary for item in secondary.evidence]
-    keys += [rec.source_keys for rec in explanation.recommendations]
-    ordered = tuple(dict.fromkeys(key for group in keys for key in group))
-    return dict(
-        _parts(pack).get(("sources", *ordered), lambda: {k: pack.citation_text((k,)) for k in ordered})
+    groups = itertools.chain(
+        (flag.source_keys for flag in explanation.red_flags),
+        (item.source_keys for entry in explanation.ranking for item in entry.evidence),
+        (item.source_keys for secondary in explanation.secondary for item in secondary.evidence),
+        (rec.source_keys for rec in explanation.recommendations),
     )
+    ordered = tuple(dict.fromkeys(itertools.chain.from_iterable(groups)))
+    cited = _parts(pack).get(("sources", *ordered), lambda: {k: pack.citation_text((k,)) for k in ordered})
+    return dict(cited)
 
 
 def _urgent_first(flags: tuple[tuple[Rule, RedFlagEffect], ...]) -> list[tuple[Rule, RedFlagEffect]]:
@@ -150,7 +153,10 @@ def _ranked_entry(pack: RulePack, entry: RankedDiagnosis, facts: Mapping[str, An
 
 
 def _strongest_first(contributions: tuple[Contribution, ...]) -> list[Contribution]:
-    return sorted(contributions, key=lambda c: (c.direction != "for", -abs(c.log_likelihood_ratio)))
+    return sorted(contributions, key=_DISPLAY_ORDER) if len(contributions) > 1 else list(contributions)
+
+
+_DISPLAY_ORDER = operator.attrgetter("display_order")
 
 
 class _Parts:

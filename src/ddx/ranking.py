@@ -29,6 +29,11 @@ class Contribution:
     log_likelihood_ratio: float
 
     @property
+    def display_order(self) -> tuple[bool, float]:
+        """Evidence for before evidence against, strongest first."""
+        return (self.effect.direction != "for", -abs(self.log_likelihood_ratio))
+
+    @property
     def diagnosis(self) -> DiagnosisId:
         return self.effect.diagnosis
 
@@ -79,13 +84,14 @@ def _contribution_table(pack: RulePack) -> dict[str, tuple[Contribution, ...]]:
 
 def rank(pack: RulePack, fired: Iterable[Rule]) -> tuple[RankedDiagnosis, ...]:
     """Rank the three diagnoses; ties break by the fixed order avulsion, myositis ossificans, sarcoma."""
+    table = _contribution_table(pack)
     by_diagnosis: dict[DiagnosisId, list[Contribution]] = {d: [] for d in DIAGNOSIS_IDS}
-    for contribution in contributions_of(pack, fired):
-        by_diagnosis[contribution.diagnosis].append(contribution)
-    priors = {d: pack.diagnoses[d].prior for d in DIAGNOSIS_IDS}
+    for rule in fired:
+        for contribution in table.get(rule.id, ()):
+            by_diagnosis[contribution.diagnosis].append(contribution)
+    priors = _log_priors(pack)
     scores = {
-        d: math.log(priors[d]) + math.fsum(c.log_likelihood_ratio for c in by_diagnosis[d])
-        for d in DIAGNOSIS_IDS
+        d: priors[d] + math.fsum(c.log_likelihood_ratio for c in by_diagnosis[d]) for d in DIAGNOSIS_IDS
     }
     top_score = max(scores.values())
     weights = {d: math.exp(s - top_score) for d, s in scores.items()}
@@ -95,10 +101,14 @@ def rank(pack: RulePack, fired: Iterable[Rule]) -> tuple[RankedDiagnosis, ...]:
         RankedDiagnosis(
             diagnosis=d,
             rank=position,
-            prior=priors[d],
+            prior=pack.diagnoses[d].prior,
             score=scores[d],
             probability=weights[d] / total,
             contributions=tuple(by_diagnosis[d]),
         )
         for position, d in enumerate(order, start=1)
     )
+
+
+def _log_priors(pack: RulePack) -> dict[DiagnosisId, float]:
+    return {d: math.log(info.prior) for d, info in pack.diagnoses.items()}
