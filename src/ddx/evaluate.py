@@ -15,7 +15,7 @@ from typing import Any, Literal
 from ddx.engine import CompiledRuleset
 from ddx.findings import Findings
 from ddx.ranking import RankedDiagnosis, rank
-from ddx.rulepack import ConditionEffect, RecommendationEffect, RedFlagEffect, Rule, RulePack
+from ddx.rulepack import CATEGORY_ORDER, ConditionEffect, RecommendationEffect, RedFlagEffect, Rule, RulePack
 
 ConditionStatus = Literal["present", "absent", "indeterminate"]
 
@@ -97,7 +97,9 @@ class Evaluator:
         all_facts = {**facts, **derived}
         inputs = self._management_inputs
         management = self.fire_management({name: all_facts[name] for name in inputs if name in all_facts})
-        recommendations = tuple((r, e) for r in management for e in r.effects_of(RecommendationEffect))
+        advice = [(r, e) for r in management for e in r.effects_of(RecommendationEffect)]
+        advice.sort(key=lambda pair: (CATEGORY_ORDER.index(pair[1].category), pair[0].id))
+        recommendations = tuple(advice)
         return Conclusion(
             facts=all_facts,
             fired=fired + management,

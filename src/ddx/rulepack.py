@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import typing
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
@@ -158,11 +159,16 @@ class RedFlagEffect(_Frozen):
     severity: Literal["urgent", "caution"]
 
 
+RecommendationCategory = Literal[
+    "conservative", "medication", "exercise", "procedure", "surgical", "referral", "imaging"
+]
+# Reports list advice in this order: first-line care before procedures, referral and imaging last.
+CATEGORY_ORDER: tuple[str, ...] = typing.get_args(RecommendationCategory)
+
+
 class RecommendationEffect(_Frozen):
     recommendation: str = Field(min_length=1)
-    category: Literal[
-        "conservative", "medication", "exercise", "procedure", "surgical", "referral", "imaging"
-    ]
+    category: RecommendationCategory
 
 
 _EFFECT_TAGS = ("diagnosis", "condition", "red_flag", "recommendation")
@@ -394,7 +400,8 @@ def load_rule_pack(directory: Path | None = None, problems: list[DdxInputError] 
     return RulePack(
         info=info,
         sources=sources,
-        rules=tuple(rules),
+        # By id, not by file: every order a report shows must not depend on how rules are spread over files.
+        rules=tuple(sorted(rules, key=lambda rule: rule.id)),
         digest=digest.hexdigest()[:16],
         directory=str(directory),
     )
