@@ -91,3 +91,11 @@ def test_urgent_red_flags_come_before_cautions(evaluator: Evaluator) -> None:
     report = report_for(evaluator, history_of_malignancy=True, bone_destruction=True)
     assert next(f.severity for f in report.red_flags) == "urgent"
     assert "caution" in [f.severity for f in report.red_flags]
+
+
+def test_a_tied_first_place_triggers_no_advice_that_depends_on_the_top_diagnosis(
+    evaluator: Evaluator,
+) -> None:
+    report = report_for(evaluator)
+    assert report.recommendations == []
+    assert "top_diagnosis" not in evaluator.conclude({}).facts

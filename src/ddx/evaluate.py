@@ -18,6 +18,7 @@ from ddx.ranking import RankedDiagnosis, rank
 from ddx.rulepack import CATEGORY_ORDER, ConditionEffect, RecommendationEffect, RedFlagEffect, Rule, RulePack
 
 ConditionStatus = Literal["present", "absent", "indeterminate"]
+_TIE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -89,11 +90,14 @@ class Evaluator:
             for condition in self.pack.info.conditions
         )
         red_flags = tuple((r, e) for r in fired for e in r.effects_of(RedFlagEffect))
-        derived = {
-            "top_diagnosis": ranking[0].diagnosis,
+        derived: dict[str, Any] = {
             "urgent_red_flag": any(effect.severity == "urgent" for _, effect in red_flags),
             **{s.condition: s.status for s in secondary},
         }
+        if ranking[0].score - ranking[1].score > _TIE:
+            # A tied first place is broken only by the fixed order, which is no reason to act on it:
+            # the top diagnosis is then unknown to the management rules, and advice tied to it does not fire.
+            derived["top_diagnosis"] = ranking[0].diagnosis
         all_facts = {**facts, **derived}
         inputs = self._management_inputs
         management = self.fire_management({name: all_facts[name] for name in inputs if name in all_facts})

@@ -484,9 +484,12 @@ def _parse_rule(raw: Any, document: LoadedDocument, location: tuple[str | int, .
             loc = (*loc[:2], *loc[3:])  # drop the union tag pydantic inserts; it is not in the file
         given = detail.get("input")
         shown = f"got {given!r}; " if not isinstance(given, dict | list) and given is not None else ""
-        message = (
-            f"unknown key '{loc[-1]}'" if detail["type"] == "extra_forbidden" else f"{shown}{detail['msg']}"
-        )
+        if detail["type"] == "extra_forbidden":
+            message = f"unknown key '{loc[-1]}'"
+        elif detail["type"] == "missing":
+            message = "is required"
+        else:
+            message = f"{shown}{detail['msg']}"
         raise DdxInputError(
             message,
             source=document.source,

@@ -163,6 +163,8 @@ def parse_document(raw_bytes: bytes, *, source: str) -> LoadedDocument:
 
     if len(raw_bytes) > MAX_FILE_BYTES:
         raise DdxInputError(f"input is {len(raw_bytes)} bytes; the limit is {MAX_FILE_BYTES}", source=source)
+    if raw_bytes.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DdxInputError("UTF-16 text; save the file as UTF-8", source=source)
     if b"\x00" in raw_bytes:
         raise DdxInputError("binary content (NUL bytes); expected UTF-8 YAML or JSON text", source=source)
     try:
@@ -194,8 +196,8 @@ def _parse_yaml(text: str, source: str) -> Any:
 
     from ddx.errors import DdxInputError
 
-    if "&" in text or "*" in text:
-        _reject_aliases(text, source)
+    if "&" in text or "*" in text or "!" in text:
+        _reject_aliases_and_tags(text, source)
     yaml = YAML(typ="rt", pure=True)
     yaml.allow_duplicate_keys = False
     try:
@@ -206,6 +208,8 @@ def _parse_yaml(text: str, source: str) -> Any:
         problem = (error.problem or error.context or "invalid YAML").strip()
         if "duplicate key" in str(error):
             problem = "duplicate key " + _duplicate_key_name(str(error))
+        elif "another document" in problem:
+            problem = "a ddx file holds one document; remove the second '---' and what follows"
         raise DdxInputError(f"invalid YAML: {problem}", source=source, line=line) from None
     except YAMLError as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else "invalid YAML"
@@ -221,8 +225,10 @@ def _duplicate_key_name(message: str) -> str:
     return ""
 
 
-def _reject_aliases(text: str, source: str) -> None:
-    """Refuse anchors/aliases before they are expanded (the 'billion laughs' defence)."""
+def _reject_aliases_and_tags(text: str, source: str) -> None:
+    """Refuse anchors/aliases before they are expanded (the 'billion laughs' defence) and explicit tags
+    (``!!python/...`` or ``!custom``), which ddx files never need and which would otherwise arrive as
+    data that only looks like a plain mapping."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
     from ruamel.yaml.events import AliasEvent
@@ -232,10 +238,19 @@ def _reject_aliases(text: str, source: str) -> None:
     try:
         for event in YAML(typ="safe", pure=True).parse(text):
             anchor = getattr(event, "anchor", None)
+            line = event.start_mark.line + 1 if event.start_mark is not None else None
             if isinstance(event, AliasEvent) or anchor:
-                line = event.start_mark.line + 1 if event.start_mark is not None else None
                 raise DdxInputError(
                     "YAML anchors and aliases are not allowed in ddx files", source=source, line=line
+                )
+            tag = getattr(event, "tag", None)
+            implicit = getattr(event, "implicit", True)
+            implied = any(implicit) if isinstance(implicit, tuple) else bool(implicit)
+            if tag is not None and not implied:
+                raise DdxInputError(
+                    f"YAML tags ({tag}) are not allowed in ddx files; write plain values",
+                    source=source,
+                    line=line,
                 )
     except YAMLError:
         return  # the real parse reports the syntax error with its line
