@@ -113,9 +113,7 @@ def test_lint_reports_a_bad_rule_file_with_its_line(
     folder = rules_with(name)
     code, out, _ = ddx("rules", "lint", "--rules", str(folder))
     assert code == 1
-    assert any(
-        line.startswith(str(folder / f"zz-{name}") + ":") and says in line for line in out.splitlines()
-    ), out
+    assert any(line.startswith(str(folder / f"zz-{name}") + ":") and says in line for line in out.splitlines()), out
 
 
 CLI_CASES: list[tuple[list[str], str]] = [

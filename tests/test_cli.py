@@ -81,9 +81,7 @@ def test_assess_reads_standard_input(cli: Cli, monkeypatch: pytest.MonkeyPatch) 
         ("", "expected a mapping"),
     ],
 )
-def test_bad_case_files_get_one_line_errors_and_exit_2(
-    cli: Cli, tmp_path: Path, content: str, expected: str
-) -> None:
+def test_bad_case_files_get_one_line_errors_and_exit_2(cli: Cli, tmp_path: Path, content: str, expected: str) -> None:
     path = tmp_path / "case.yaml"
     path.write_text(content)
     code, out, err = cli("assess", str(path))

@@ -102,9 +102,7 @@ def test_cases_that_match_no_rule_never_crash_the_engine() -> None:
         "    assert ev.fire_evidence({'age_years': 14 + i % 3}) == ()\n"
         "print('ok')\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
-    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
     assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stderr[-500:]
 
 
@@ -124,6 +122,4 @@ def test_alternatives_count_the_disjunctive_normal_form() -> None:
     either = AnyOf((Comparison("site", "==", "buttock"), Comparison("site", "==", "other")))
     both = AllOf((either, either))
     assert alternatives(compile_condition(both)) == 4
-    assert (
-        alternatives(compile_condition(Comparison("site", "in", ("buttock", "other", "proximal_thigh")))) == 3
-    )
+    assert alternatives(compile_condition(Comparison("site", "in", ("buttock", "other", "proximal_thigh")))) == 3

@@ -43,10 +43,7 @@ def test_evidence_names_the_findings_that_triggered_it(reference_report: Report)
 def test_an_any_condition_names_only_the_branches_that_held(evaluator: Evaluator) -> None:
     report = report_for(evaluator, bone_destruction=False, periosteal_reaction=True)
     item = next(
-        e
-        for r in report.ranking
-        for e in r.evidence
-        if e.rule == "SAR-BONE-DESTRUCTION-OR-PERIOSTEAL-REACTION"
+        e for r in report.ranking for e in r.evidence if e.rule == "SAR-BONE-DESTRUCTION-OR-PERIOSTEAL-REACTION"
     )
     assert item.findings == {"periosteal_reaction": True}
 
@@ -65,9 +62,7 @@ def test_an_unknown_finding_that_could_change_the_top_is_found_with_its_value(ev
     report = report_for(evaluator, age_years=60)
     mineral = next(u for u in report.unknown_findings if u.finding == "mineralization_pattern")
     assert mineral.could_change_top
-    assert {(c.value, c.top) for c in mineral.changes_top_when} >= {
-        ("zonal_peripheral", "myositis_ossificans")
-    }
+    assert {(c.value, c.top) for c in mineral.changes_top_when} >= {("zonal_peripheral", "myositis_ossificans")}
 
 
 def test_findings_no_rule_reads_are_listed_as_unknown_but_never_change_the_top(evaluator: Evaluator) -> None:

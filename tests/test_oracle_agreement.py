@@ -33,9 +33,7 @@ findings_strategy = st.fixed_dictionaries(
 
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(findings=findings_strategy)
-def test_durable_rules_fires_exactly_what_the_oracle_says(
-    evaluator: Evaluator, findings: dict[str, Any]
-) -> None:
+def test_durable_rules_fires_exactly_what_the_oracle_says(evaluator: Evaluator, findings: dict[str, Any]) -> None:
     fired = [rule.id for rule in evaluator.fire_evidence(findings)]
     expected = [rule.id for rule in evaluator.pack.evidence_rules if fires(rule.when, findings)]
     assert fired == expected
@@ -43,8 +41,6 @@ def test_durable_rules_fires_exactly_what_the_oracle_says(
 
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(findings=findings_strategy)
-def test_compiled_predicates_mean_what_the_interpreter_says(
-    evaluator: Evaluator, findings: dict[str, Any]
-) -> None:
+def test_compiled_predicates_mean_what_the_interpreter_says(evaluator: Evaluator, findings: dict[str, Any]) -> None:
     for rule in evaluator.pack.rules:
         assert predicate(rule.when)(findings) == evaluate(rule.when, findings), rule.id

@@ -25,9 +25,7 @@ from ddx.rulepack import DiagnosisEffect, load_rule_pack
 from tests.conftest import REFERENCE_CASE, REPO
 from tests.test_oracle_agreement import findings_strategy, value_strategy
 
-SETTINGS = settings(
-    deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
-)
+SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 def comparison_strategy(spec: FindingSpec) -> st.SearchStrategy[Condition]:
@@ -102,10 +100,7 @@ def test_a_finding_that_only_supports_a_diagnosis_never_lowers_it(
             learned = {**findings, name: value}
             after_rules = evaluator.fire_evidence(learned)
             new_effects = [
-                e
-                for rule in after_rules
-                if rule.id not in before_rules
-                for e in rule.effects_of(DiagnosisEffect)
+                e for rule in after_rules if rule.id not in before_rules for e in rule.effects_of(DiagnosisEffect)
             ]
             supported = {e.diagnosis for e in new_effects}
             if len(supported) != 1 or any(e.direction != "for" for e in new_effects):
@@ -117,9 +112,7 @@ def test_a_finding_that_only_supports_a_diagnosis_never_lowers_it(
 
 @SETTINGS
 @given(findings=findings_strategy)
-def test_probabilities_sum_to_one_and_ranks_follow_them(
-    evaluator: Evaluator, findings: dict[str, Any]
-) -> None:
+def test_probabilities_sum_to_one_and_ranks_follow_them(evaluator: Evaluator, findings: dict[str, Any]) -> None:
     ranking = evaluator.rank(findings)
     assert abs(sum(e.probability for e in ranking) - 1) < 1e-9
     assert [e.rank for e in ranking] == [1, 2, 3]
@@ -140,9 +133,7 @@ def test_the_report_does_not_depend_on_the_order_of_findings(
     shuffled = list(findings.items())
     order.shuffle(shuffled)
     first = build_report(Case(id="c", title="t", findings=Findings.model_validate(findings)), evaluator)
-    second = build_report(
-        Case(id="c", title="t", findings=Findings.model_validate(dict(shuffled))), evaluator
-    )
+    second = build_report(Case(id="c", title="t", findings=Findings.model_validate(dict(shuffled))), evaluator)
     assert first.to_json() == second.to_json()
 
 

@@ -37,8 +37,7 @@ def test_score_is_log_prior_plus_log_likelihood_ratios(pack: RulePack) -> None:
     rule = pack.by_id["SAR-SOFT-TISSUE-MASS"]
     sarcoma = next(e for e in rank(pack, [rule]) if e.diagnosis == "sarcoma")
     assert sarcoma.score == pytest.approx(
-        math.log(pack.diagnoses["sarcoma"].prior)
-        + math.log(pack.likelihood_ratio(rule.effects_of(DiagnosisEffect)[0]))
+        math.log(pack.diagnoses["sarcoma"].prior) + math.log(pack.likelihood_ratio(rule.effects_of(DiagnosisEffect)[0]))
     )
 
 

@@ -57,9 +57,7 @@ def test_write_snapshots_reports_what_changed_and_then_nothing(evaluator: Evalua
     assert snapshot_mismatches(run, tmp_path) == []
 
 
-def test_junit_output_has_one_testcase_per_case_and_names_failures(
-    evaluator: Evaluator, tmp_path: Path
-) -> None:
+def test_junit_output_has_one_testcase_per_case_and_names_failures(evaluator: Evaluator, tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text(REFERENCE_CASE.read_text().replace("top: avulsion", "top: sarcoma"))
     run = run_regression([REFERENCE_CASE, broken], evaluator)
@@ -78,10 +76,7 @@ def heavier_tendon_rule(tmp_path: Path) -> Path:
     shutil.copytree(RULES_DIR, folder)
     avulsion = folder / "avulsion.yaml"
     text = avulsion.read_text()
-    old = (
-        "      - {diagnosis: avulsion, direction: for, strength: strong}\n"
-        "      - {diagnosis: myositis_ossificans"
-    )
+    old = "      - {diagnosis: avulsion, direction: for, strength: strong}\n      - {diagnosis: myositis_ossificans"
     assert old in text
     avulsion.write_text(text.replace(old, old.replace("strong", "moderate")))
     return folder

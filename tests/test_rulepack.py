@@ -102,9 +102,7 @@ def test_unknown_operator_is_rejected(rules_with: Callable[[str], Path]) -> None
 
 
 def test_ordering_a_boolean_finding_is_rejected(rules_with: Callable[[str], Path]) -> None:
-    assert "needs a numeric finding" in str(
-        load_error(rules_with(rule_text(when='tendon_attachment: {">": 1}')))
-    )
+    assert "needs a numeric finding" in str(load_error(rules_with(rule_text(when='tendon_attachment: {">": 1}'))))
 
 
 def test_value_outside_a_findings_choices_is_rejected(rules_with: Callable[[str], Path]) -> None:
@@ -112,16 +110,12 @@ def test_value_outside_a_findings_choices_is_rejected(rules_with: Callable[[str]
 
 
 def test_likelihood_ratio_must_be_positive(rules_with: Callable[[str], Path]) -> None:
-    error = load_error(
-        rules_with(rule_text(effect="{diagnosis: avulsion, direction: for, likelihood_ratio: 0}"))
-    )
+    error = load_error(rules_with(rule_text(effect="{diagnosis: avulsion, direction: for, likelihood_ratio: 0}")))
     assert error.field == "effects.0.likelihood_ratio"
 
 
 def test_likelihood_ratio_must_agree_with_its_direction(rules_with: Callable[[str], Path]) -> None:
-    error = load_error(
-        rules_with(rule_text(effect="{diagnosis: avulsion, direction: against, likelihood_ratio: 3}"))
-    )
+    error = load_error(rules_with(rule_text(effect="{diagnosis: avulsion, direction: against, likelihood_ratio: 3}")))
     assert "does not match direction" in str(error)
 
 
@@ -137,15 +131,11 @@ def test_duplicate_rule_ids_are_rejected(rules_with: Callable[[str], Path]) -> N
 
 
 def test_unknown_citation_is_rejected(rules_with: Callable[[str], Path]) -> None:
-    assert "unknown source" in str(
-        load_error(rules_with(rule_text().replace("eurorad-14910", "nobody-2020")))
-    )
+    assert "unknown source" in str(load_error(rules_with(rule_text().replace("eurorad-14910", "nobody-2020"))))
 
 
 def test_evidence_rules_may_not_read_derived_facts(rules_with: Callable[[str], Path]) -> None:
-    assert "only for recommendation rules" in str(
-        load_error(rules_with(rule_text(when="top_diagnosis: sarcoma")))
-    )
+    assert "only for recommendation rules" in str(load_error(rules_with(rule_text(when="top_diagnosis: sarcoma"))))
 
 
 def test_example_with_an_unknown_finding_is_rejected(rules_with: Callable[[str], Path]) -> None:
@@ -165,8 +155,7 @@ def test_rules_are_never_executed(rules_with: Callable[[str], Path], tmp_path: P
 def test_a_rule_may_not_mix_recommendations_with_evidence(rules_with: Callable[[str], Path]) -> None:
     text = rule_text().replace(
         "effects: [{diagnosis: avulsion, direction: for, strength: weak}]",
-        "effects: [{diagnosis: avulsion, direction: for, strength: weak},"
-        " {recommendation: x, category: imaging}]",
+        "effects: [{diagnosis: avulsion, direction: for, strength: weak}, {recommendation: x, category: imaging}]",
     )
     assert "cannot share a rule" in str(load_error(rules_with(text)))
 

@@ -24,9 +24,7 @@ class Expectation(BaseModel):
     top: DiagnosisId | None = None
     order: tuple[DiagnosisId, DiagnosisId, DiagnosisId] | None = None
     impingement: ConditionStatus | None = None
-    red_flags: bool | None = Field(
-        None, description="true: at least one red flag (any severity); false: none"
-    )
+    red_flags: bool | None = Field(None, description="true: at least one red flag (any severity); false: none")
     urgent_red_flag: bool | None = Field(None, description="true: at least one urgent red flag; false: none")
     fires: tuple[str, ...] = ()
     does_not_fire: tuple[str, ...] = ()

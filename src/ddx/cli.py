@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -56,14 +56,19 @@ def _root(
 
 @app.command()
 def assess(
-    case_file: Annotated[Path, typer.Argument(help="Case file (YAML or JSON); '-' reads standard input.")],
+    case_file: Annotated[
+        Path | None,
+        typer.Argument(help="Case file (YAML or JSON); '-' reads standard input; none starts the interview."),
+    ] = None,
     output_format: Annotated[
         str, typer.Option("--format", "-f", help="Output format: text, markdown or json.")
     ] = "text",
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
-    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to this file.")] = None,
     rules: RulesOption = None,
+    what_if: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="What if: finding=value (or finding=unknown); repeatable. Shows what moved."),
+    ] = None,
 ) -> None:
     """Rank the differential for one case and explain every choice."""
     from ddx.api import assess as assess_case
@@ -74,11 +79,29 @@ def assess(
 
     if output_format not in FORMATS:
         _fail(f"--format: got {output_format!r}; expected one of {', '.join(FORMATS)}")
+    if case_file is None:
+        if what_if:
+            _fail("--set needs a case file to change")
+        new(
+            out=None,
+            resume=None,
+            order="adaptive",
+            ask_all=False,
+            case_id=None,
+            title=None,
+            rules=rules,
+            output_format=output_format,
+        )
+        return
     if str(case_file) == "-":
         case = case_from_document(parse_document(sys.stdin.buffer.read(), source="<stdin>"))
     else:
         case = load_case(case_file)
-    report = assess_case(case, evaluator_for(rules))
+    evaluator = evaluator_for(rules)
+    if what_if:
+        _assess_what_if(case, what_if, evaluator, output_format)
+        return
+    report = assess_case(case, evaluator)
     if output is not None:
         text = render(report, output_format, color=False)
         _write(output, text)
@@ -95,6 +118,34 @@ def assess(
     typer.echo(render(report, output_format))
 
 
+def _assess_what_if(case: Any, changes: list[str], evaluator: Any, output_format: str) -> None:
+    from ddx.api import assess as assess_case
+    from ddx.findings import FINDING_SPECS, AnswerError, parse_answer, suggest
+    from ddx.regress import compare_reports
+    from ddx.render.regress import changes_table
+
+    findings = case.findings.known()
+    for change in changes:
+        name, separator, text = change.partition("=")
+        name = name.strip()
+        if not separator or name not in FINDING_SPECS:
+            hint = suggest(name, FINDING_SPECS) if name else ""
+            _fail(f"--set {change!r}: expected finding=value with a known finding{hint}")
+        try:
+            value = parse_answer(FINDING_SPECS[name], text)
+        except AnswerError as error:
+            _fail(f"--set {name}: {error}")
+        if value is None:
+            findings.pop(name, None)
+        else:
+            findings[name] = value
+    changed = case.model_copy(update={"findings": type(case.findings).model_validate(findings)})
+    before, after = assess_case(case, evaluator), assess_case(changed, evaluator)
+    _print_report(after, output_format)
+    if output_format == "text":
+        _console().print(changes_table([compare_reports(before, after)], f"the saved case ({', '.join(changes)})"))
+
+
 def _write(path: Path, text: str) -> None:
     from ddx.errors import DdxInputError
 
@@ -102,6 +153,119 @@ def _write(path: Path, text: str) -> None:
         path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
     except OSError as error:
         raise DdxInputError(f"cannot write ({error.strerror})", source=path) from None
+
+
+@app.command()
+def new(
+    out: Annotated[Path | None, typer.Option("--out", help="Where to save the case (default: <id>.yaml).")] = None,
+    resume: Annotated[Path | None, typer.Option("--resume", help="Continue an interrupted interview's draft.")] = None,
+    order: Annotated[str, typer.Option("--order", help="adaptive (most useful question next) or fixed.")] = "adaptive",
+    ask_all: Annotated[bool, typer.Option("--all", help="Ask every finding, even when nothing could change.")] = False,
+    case_id: Annotated[str | None, typer.Option("--id", help="Case id (default: from --out, or a timestamp).")] = None,
+    title: Annotated[str | None, typer.Option("--title", help="Case title.")] = None,
+    rules: RulesOption = None,
+    output_format: Annotated[str, typer.Option("--format", "-f", help="Report format: text, markdown, json.")] = "text",
+) -> None:
+    """Enter a case through a guided interview that asks the most useful question next; saves a case file.
+
+    In a terminal the dialogue is interactive; with answers piped in, prompts and answers go to standard
+    error as a transcript and standard output carries only the report.
+    """
+    import signal
+
+    from ddx.api import assess as assess_case
+    from ddx.api import evaluator_for
+    from ddx.errors import DdxInputError
+    from ddx.interview import Interview, case_yaml, load_draft, run_interview, save_draft, write_text_atomically
+
+    if order not in ("adaptive", "fixed"):
+        _fail(f"--order: got {order!r}; expected adaptive or fixed")
+    if resume is not None:
+        draft, draft_path = load_draft(resume), resume
+    else:
+        draft, draft_path = _new_draft(out, case_id, title, order, ask_all)
+    evaluator = evaluator_for(rules)
+    interview = Interview(draft, evaluator)
+    interactive = sys.stdin.isatty()
+    dialogue = _console(stderr=not interactive)
+
+    def hang_up(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGHUP, hang_up)  # a closed terminal saves the draft like Ctrl-C does
+    try:
+        save_draft(draft, draft_path)
+        run_interview(interview, _line_reader(interactive), dialogue.print, lambda: save_draft(draft, draft_path))
+    except KeyboardInterrupt:
+        save_draft(draft, draft_path)
+        typer.echo(f"\nInterrupted: answers saved in {draft_path}; continue: ddx new --resume {draft_path}", err=True)
+        raise typer.Exit(130) from None
+    except OSError as error:
+        raise DdxInputError(f"cannot save the draft ({error.strerror})", source=draft_path) from None
+    case = interview.case()
+    target = Path(draft.out)
+    try:
+        write_text_atomically(target, case_yaml(case))
+    except OSError as error:
+        raise DdxInputError(
+            f"cannot write the case file ({error.strerror}); answers kept in {draft_path}", source=target
+        ) from None
+    draft_path.unlink(missing_ok=True)
+    _print_report(assess_case(case, evaluator), output_format)
+    typer.echo(f"Case saved to {target}; assess it again with: ddx assess {target}", err=True)
+
+
+def _new_draft(out: Path | None, case_id: str | None, title: str | None, order: str, ask_all: bool) -> tuple[Any, Path]:
+    from datetime import datetime
+
+    from ddx.interview import Draft
+
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    identifier = case_id or (out.stem if out is not None else f"case-{stamp}")
+    target = out or Path(f"{identifier}.yaml")
+    draft = Draft(
+        case_id=identifier,
+        title=title or f"Case entered with ddx new on {stamp}",
+        out=str(target),
+        order="fixed" if order == "fixed" else "adaptive",
+        ask_all=ask_all,
+    )
+    return draft, target.with_name(target.name + ".draft")
+
+
+def _line_reader(interactive: bool) -> Any:
+    def read_line(prompt: str) -> str:
+        if interactive:
+            return input(prompt)
+        sys.stderr.write(prompt)  # the prompt first, so a program answering through a pipe can read it
+        sys.stderr.flush()
+        line = sys.stdin.readline()
+        if line == "":
+            sys.stderr.write("\n")
+            raise EOFError
+        sys.stderr.write(line.rstrip("\n") + "\n")  # and the answer, for a readable transcript
+        return line
+
+    return read_line
+
+
+def _console(*, stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False, stderr=stderr)
+
+
+def _print_report(report: Any, output_format: str) -> None:
+    from ddx.render import render
+
+    if output_format == "text":
+        from ddx.render.text import report_renderables
+
+        console = _console()
+        for part in report_renderables(report):
+            console.print(part)
+    else:
+        typer.echo(render(report, output_format))  # type: ignore[arg-type]
 
 
 @app.command()
@@ -127,16 +291,12 @@ def regress(
     ] = None,
     junit: Annotated[Path | None, typer.Option("--junit", help="Also write JUnit XML here (for CI).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run as JSON instead of tables.")] = False,
-    coverage: Annotated[
-        bool, typer.Option("--coverage", help="Show which curated cases each rule fires on.")
-    ] = False,
+    coverage: Annotated[bool, typer.Option("--coverage", help="Show which curated cases each rule fires on.")] = False,
     snapshots: Annotated[
         Path | None,
         typer.Option("--snapshots", help="Compare each case's full JSON report with DIR/<case>.json."),
     ] = None,
-    update: Annotated[
-        bool, typer.Option("--update", help="With --snapshots: rewrite the snapshots.")
-    ] = False,
+    update: Annotated[bool, typer.Option("--update", help="With --snapshots: rewrite the snapshots.")] = False,
 ) -> None:
     """Run every curated case's expectations; exit 1 if any fails (or a snapshot differs)."""
     import json
@@ -224,9 +384,7 @@ def rules_list(rules: RulesOption = None) -> None:
 def rules_show(
     rule_id: Annotated[str, typer.Argument(help="Rule id, e.g. AVU-TENDON-INSERTS-ON-LESION.")],
     rules: RulesOption = None,
-    cases: Annotated[Path, typer.Option("--cases", help="Curated cases to look for firings in.")] = Path(
-        "cases"
-    ),
+    cases: Annotated[Path, typer.Option("--cases", help="Curated cases to look for firings in.")] = Path("cases"),
 ) -> None:
     """One rule: what it does, why, its examples, the curated cases it fires on, its references."""
     from rich.console import Console

@@ -142,9 +142,7 @@ ValueCheck = Callable[[str, Operator, Any, tuple[str | int, ...]], None]
 def parse_condition(raw: Any, check: ValueCheck, location: tuple[str | int, ...] = ()) -> Condition:
     """Parse the YAML form. ``check`` validates each finding name, operator and value."""
     if not isinstance(raw, Mapping) or not raw:
-        raise ConditionSyntaxError(
-            "a condition is a non-empty mapping (finding: value, or all/any/not)", location
-        )
+        raise ConditionSyntaxError("a condition is a non-empty mapping (finding: value, or all/any/not)", location)
     parts = [_parse_entry(str(key), value, check, (*location, str(key))) for key, value in raw.items()]
     return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
 

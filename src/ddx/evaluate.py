@@ -114,12 +114,8 @@ class Evaluator:
         )
 
     @staticmethod
-    def _condition_rules(
-        fired: tuple[Rule, ...], condition_id: str
-    ) -> tuple[tuple[Rule, ConditionEffect], ...]:
-        return tuple(
-            (r, e) for r in fired for e in r.effects_of(ConditionEffect) if e.condition == condition_id
-        )
+    def _condition_rules(fired: tuple[Rule, ...], condition_id: str) -> tuple[tuple[Rule, ConditionEffect], ...]:
+        return tuple((r, e) for r in fired for e in r.effects_of(ConditionEffect) if e.condition == condition_id)
 
     def close(self) -> None:
         self._evidence.close()

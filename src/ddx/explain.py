@@ -79,12 +79,8 @@ def explain(conclusion: Conclusion, pack: RulePack) -> Explanation:
             )
             for s in conclusion.secondary
         ],
-        red_flags=[
-            _red_flag(pack, rule, effect, facts) for rule, effect in _urgent_first(conclusion.red_flags)
-        ],
-        recommendations=[
-            _recommendation(pack, rule, effect, facts) for rule, effect in conclusion.recommendations
-        ],
+        red_flags=[_red_flag(pack, rule, effect, facts) for rule, effect in _urgent_first(conclusion.red_flags)],
+        recommendations=[_recommendation(pack, rule, effect, facts) for rule, effect in conclusion.recommendations],
         fired_rules=[rule.id for rule in conclusion.fired],
         sources={},
     )
@@ -309,9 +305,7 @@ def compare_top_two(ranking: tuple[RankedDiagnosis, ...]) -> TopComparison:
     )
 
 
-def unknown_findings(
-    findings: Findings, conclusion: Conclusion, evaluator: Evaluator
-) -> list[UnknownFinding]:
+def unknown_findings(findings: Findings, conclusion: Conclusion, evaluator: Evaluator) -> list[UnknownFinding]:
     """Every unknown finding; those whose value could change the top diagnosis first, with the values."""
     read = evaluator.pack.findings_read_for_ranking
     known = findings.known()

@@ -53,9 +53,7 @@ class Findings(BaseModel):
     cleft_from_bone: bool | None = Field(
         None, description="A clear cleft separates the lesion from adjacent bone", strict=True
     )
-    tendon_attachment: bool | None = Field(
-        None, description="Hamstring tendons insert on the lesion", strict=True
-    )
+    tendon_attachment: bool | None = Field(None, description="Hamstring tendons insert on the lesion", strict=True)
     mineralization_pattern: MineralizationPattern | None = Field(
         None, description="Mineralisation pattern of the lesion"
     )
@@ -71,9 +69,7 @@ class Findings(BaseModel):
     surrounding_edema: bool | None = Field(None, description="Oedema around the lesion", strict=True)
     bone_destruction: bool | None = Field(None, description="Destruction of adjacent bone", strict=True)
     periosteal_reaction: bool | None = Field(None, description="Periosteal reaction", strict=True)
-    infiltrative_margins: bool | None = Field(
-        None, description="Ill-defined, infiltrative margins", strict=True
-    )
+    infiltrative_margins: bool | None = Field(None, description="Ill-defined, infiltrative margins", strict=True)
     growth_on_followup: bool | None = Field(None, description="Growth on follow-up imaging", strict=True)
     lesion_size_cm: float | None = Field(None, gt=0, le=100, description="Largest dimension in cm")
     fragment_displacement_cm: float | None = Field(
@@ -86,15 +82,9 @@ class Findings(BaseModel):
     ischiofemoral_space_mm: float | None = Field(
         None, ge=0, le=200, description="Ischiofemoral space in mm (ischial tuberosity to lesser trochanter)"
     )
-    quadratus_femoris_space_mm: float | None = Field(
-        None, ge=0, le=200, description="Quadratus femoris space in mm"
-    )
-    quadratus_femoris: QuadratusFemorisState | None = Field(
-        None, description="State of the quadratus femoris muscle"
-    )
-    history_of_malignancy: bool | None = Field(
-        None, description="A history of malignancy (any primary)", strict=True
-    )
+    quadratus_femoris_space_mm: float | None = Field(None, ge=0, le=200, description="Quadratus femoris space in mm")
+    quadratus_femoris: QuadratusFemorisState | None = Field(None, description="State of the quadratus femoris muscle")
+    history_of_malignancy: bool | None = Field(None, description="A history of malignancy (any primary)", strict=True)
 
     def known(self) -> dict[str, Any]:
         """Only the known findings, in vocabulary order (the canonical fact asserted into the engine)."""
@@ -196,4 +186,63 @@ def suggest(name: str, candidates: typing.Iterable[str]) -> str:
     options = list(candidates)
     prefixed = [c for c in options if c.startswith(name) or name.startswith(c)] if len(name) >= 3 else []
     matches = prefixed[:1] or difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    if not matches and len(name) >= 4:
+        # A misspelt beginning of a long value ("ischal" for ischial_tuberosity): compare like with like.
+        heads = {option[: len(name)]: option for option in options}
+        close = difflib.get_close_matches(name, list(heads), n=1, cutoff=0.75)
+        matches = [heads[close[0]]] if close else []
     return f" (did you mean '{matches[0]}'?)" if matches else ""
+
+
+UNKNOWN_WORDS = frozenset({"unknown", "skip", "?", "u", "na", "n/a", "-"})
+_TRUE_WORDS = frozenset({"yes", "y", "true", "t", "1"})
+_FALSE_WORDS = frozenset({"no", "n", "false", "f", "0"})
+
+
+class AnswerError(ValueError):
+    """An answer that is not a value of its finding; the message says what is expected."""
+
+
+def parse_answer(spec: FindingSpec, text: str) -> Any:
+    """A typed value for ``spec`` from what a person typed; ``None`` for unknown. Raises :class:`AnswerError`.
+
+    Booleans take yes/no/true/false; choices take the value, a unique prefix, or its number in the list
+    (case-insensitive); numbers are range-checked.
+    """
+    answer = text.strip()
+    if answer.lower() in UNKNOWN_WORDS or answer == "":
+        return None
+    lowered = answer.lower()
+    if spec.kind == "bool":
+        if lowered in _TRUE_WORDS:
+            return True
+        if lowered in _FALSE_WORDS:
+            return False
+        raise AnswerError(f"{answer!r} is not yes or no")
+    if spec.kind == "enum":
+        return _parse_choice(spec, answer)
+    try:
+        number = float(answer.replace(",", "."))
+    except ValueError:
+        raise AnswerError(f"{answer!r} is not a number; expected {spec.describe_allowed()}") from None
+    value: int | float = number
+    if spec.kind == "int":
+        if not number.is_integer():
+            raise AnswerError(f"{answer!r} is not a whole number; expected {spec.describe_allowed()}")
+        value = int(number)
+    if not spec.accepts(value):
+        raise AnswerError(f"{answer} is out of range; expected {spec.describe_allowed()}")
+    return value
+
+
+def _parse_choice(spec: FindingSpec, answer: str) -> str:
+    lowered = answer.lower().replace(" ", "_").replace("-", "_")
+    if lowered.isdigit() and 1 <= int(lowered) <= len(spec.choices):
+        return spec.choices[int(lowered) - 1]
+    if lowered in spec.choices:
+        return lowered
+    prefixed = [c for c in spec.choices if c.startswith(lowered)]
+    if len(prefixed) == 1:
+        return prefixed[0]
+    hint = suggest(lowered, spec.choices)
+    raise AnswerError(f"{answer!r} is not {spec.describe_allowed()}{hint}")

@@ -1,4 +1,4 @@
-"""The guided interview's brain: which unknown finding to ask next.
+"""The guided interview: which unknown finding to ask next, and the interview itself.
 
 The next question is the unknown finding whose answer is expected to change the answer most. For each
 candidate finding, every value region the rules can tell apart is tried (see :mod:`ddx.counterfactuals`),
@@ -6,21 +6,29 @@ with the same compiled rules; the answer's regions are weighted equally, since d
 likely each answer is. A finding's score is the mean, over its values, of
 
 * the total-variation shift of the differential (½ Σ |p − q|, from 0 to 1), plus
-* 1 if the secondary condition's status, the red flags or the recommendations would change, else 0 —
+* 1 if the top diagnosis, the impingement status or an urgent red flag would change; else 0.25 if a caution
+  or a recommendation would change —
 
-so a question that would only settle impingement, raise a red flag or change the advice still outranks one
-that changes nothing. Findings no rule reads score 0 and come last, in vocabulary order.
+so a question that would only settle impingement or raise a red flag still outranks one that changes
+nothing. Findings no rule reads score 0 and come last, in vocabulary order. The interview stops when no
+remaining question scores 0.1 or more (``--all`` asks everything): on the reference case that is eleven
+questions, with the published conclusion reached.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ddx.case import Case
 from ddx.counterfactuals import candidate_values, posterior_shift
 from ddx.evaluate import Conclusion, Evaluator
-from ddx.findings import FINDING_SPECS
+from ddx.findings import FINDING_SPECS, AnswerError, Findings, FindingSpec, parse_answer
 
 
 @dataclass(frozen=True)
@@ -32,39 +40,311 @@ class QuestionScore:
     values_tried: int
 
 
-def _outcome(conclusion: Conclusion) -> tuple[tuple[str, ...], ...]:
-    """What a clinician acts on besides the probabilities: impingement, red flags, recommendations."""
-    statuses = tuple(s.status for s in conclusion.secondary)
-    flags = tuple(rule.id for rule, _ in conclusion.red_flags)
-    advice = tuple(rule.id for rule, _ in conclusion.recommendations)
-    return statuses, flags, advice
+# How much a change of each kind weighs against a posterior shift (which runs from 0 to 1). A choice, not a
+# measurement: a changed top diagnosis, urgent red flag or impingement status is a different answer; a caution
+# or a piece of advice is a smaller one, but still worth a question (radiating pain decides on gabapentin).
+MAJOR_CHANGE = 1.0
+MINOR_CHANGE = 0.25
+
+
+def _outcome(conclusion: Conclusion) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(major, minor) facts a clinician acts on besides the probabilities."""
+    major = (
+        conclusion.top.diagnosis,
+        *(s.status for s in conclusion.secondary),
+        *(rule.id for rule, effect in conclusion.red_flags if effect.severity == "urgent"),
+    )
+    minor = (
+        *(rule.id for rule, effect in conclusion.red_flags if effect.severity != "urgent"),
+        *(rule.id + effect.recommendation[:20] for rule, effect in conclusion.recommendations),
+    )
+    return major, minor
+
+
+@dataclass(frozen=True)
+class _Lookahead:
+    shift: float
+    outcome_changes: float
+    top_changes: bool
+
+    @property
+    def score(self) -> float:
+        return self.shift + self.outcome_changes
+
+
+def _look_ahead(
+    known: Mapping[str, Any], answers: list[dict[str, Any]], evaluator: Evaluator, current: Conclusion
+) -> _Lookahead:
+    """The mean effect of each possible answer (all answers weighted alike)."""
+    if not answers:
+        return _Lookahead(0.0, 0.0, False)
+    major, minor = _outcome(current)
+    shifts, changes, top_changes = 0.0, 0.0, False
+    for answer in answers:
+        after = evaluator.conclude({**known, **answer})
+        shifts += posterior_shift(current.ranking, after.ranking)
+        after_major, after_minor = _outcome(after)
+        changes += MAJOR_CHANGE if after_major != major else MINOR_CHANGE if after_minor != minor else 0.0
+        top_changes = top_changes or after.top.diagnosis != current.top.diagnosis
+    return _Lookahead(shifts / len(answers), changes / len(answers), top_changes)
 
 
 def rank_questions(
     known: Mapping[str, Any], evaluator: Evaluator, *, candidates: Iterable[str] | None = None
 ) -> list[QuestionScore]:
-    """Unknown findings, most informative first."""
+    """Unknown findings, most informative first.
+
+    A finding that matters only together with another (the ischiofemoral space means nothing for
+    impingement until the quadratus femoris is known, and the other way round) scores nothing on its own,
+    so such a finding is also tried jointly with each unknown finding it shares a rule with, at half credit.
+    """
     pack = evaluator.pack
     names = [n for n in (candidates if candidates is not None else FINDING_SPECS) if n not in known]
     current = evaluator.conclude(known)
-    current_outcome = _outcome(current)
-    read = {n for rule in pack.rules for n in rule.when.findings()}
+    thresholds = pack.all_numeric_thresholds
+    partners: dict[str, set[str]] = {}
+    for rule in pack.rules:
+        read = rule.when.findings()
+        for name in read:
+            partners.setdefault(name, set()).update(read - {name})
+
+    def values_of(name: str) -> list[Any]:
+        return candidate_values(FINDING_SPECS[name], thresholds.get(name, ())) if name in partners else []
+
     scores = []
     for name in names:
-        values = (
-            candidate_values(FINDING_SPECS[name], pack.all_numeric_thresholds.get(name, ()))
-            if name in read
-            else []
-        )
-        shifts, other_changes, top_changes = [], 0, 0
-        for value in values:
-            after = evaluator.conclude({**known, name: value})
-            shifts.append(posterior_shift(current.ranking, after.ranking))
-            other_changes += _outcome(after) != current_outcome
-            top_changes += after.top.diagnosis != current.top.diagnosis
-        expected_shift = sum(shifts) / len(shifts) if shifts else 0.0
-        score = expected_shift + (other_changes / len(values) if values else 0.0)
-        scores.append(QuestionScore(name, score, expected_shift, top_changes > 0, len(values)))
+        values = values_of(name)
+        single = _look_ahead(known, [{name: v} for v in values], evaluator, current)
+        score, shift = single.score, single.shift
+        if score == 0.0:
+            for partner in sorted(partners.get(name, set()) & set(names)):
+                pairs = [{name: v, partner: w} for v in values for w in values_of(partner)]
+                joint = _look_ahead(known, pairs, evaluator, current)
+                if joint.score / 2 > score:
+                    score, shift = joint.score / 2, joint.shift / 2
+        scores.append(QuestionScore(name, score, shift, single.top_changes, len(values)))
     order = {name: index for index, name in enumerate(FINDING_SPECS)}
     scores.sort(key=lambda q: (-round(q.score, 12), order[q.finding]))
     return scores
+
+
+# ---- the guided interview ------------------------------------------------------------------------------
+
+STOP_SCORE = 0.1  # see rank_questions: below this no answer is expected to change what a clinician would do
+DRAFT_FORMAT = "ddx-interview-draft-1"
+COMMANDS = "Answer, or type: unknown (or skip), back, show, done, help."
+
+
+class Draft(BaseModel):
+    """Everything an interview needs to continue later; written after every answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["ddx-interview-draft-1"] = "ddx-interview-draft-1"
+    case_id: str
+    title: str
+    out: str
+    order: Literal["adaptive", "fixed"] = "adaptive"
+    ask_all: bool = False
+    findings: dict[str, Any] = Field(default_factory=dict)
+    asked: list[str] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Question:
+    finding: str
+    prompt: str
+    score: float | None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the interview made of one line of input."""
+
+    kind: Literal["answered", "invalid", "back", "show", "done", "help"]
+    message: str = ""
+
+
+def question_prompt(spec: FindingSpec) -> str:
+    """``Age in years (age_years, 0–120):`` — the field name as in the case file, so answers can be scripted."""
+    if spec.kind == "bool":
+        allowed = "yes/no"
+    elif spec.kind == "enum":
+        allowed = " · ".join(f"{i} {choice}" for i, choice in enumerate(spec.choices, start=1))
+    else:
+        low = f"{spec.minimum:g}" if spec.minimum is not None else ""
+        high = f"{spec.maximum:g}" if spec.maximum is not None else ""
+        allowed = f"{'>' if spec.exclusive_minimum else ''}{low}–{high}" if high else f"≥ {low}"
+        if spec.unit and spec.unit != "years":
+            allowed += f" {spec.unit}"
+    return f"{spec.description} ({spec.name}, {allowed}): "
+
+
+class Interview:
+    """The interview's state and rules, with no input or output of its own (the CLI drives it)."""
+
+    def __init__(self, draft: Draft, evaluator: Evaluator) -> None:
+        self.draft = draft
+        self.evaluator = evaluator
+
+    @property
+    def findings(self) -> dict[str, Any]:
+        return self.draft.findings
+
+    def next_question(self) -> Question | None:
+        pending = [name for name in FINDING_SPECS if name not in self.draft.asked]
+        if not pending:
+            return None
+        if self.draft.order == "fixed":
+            name = pending[0]
+            return Question(name, question_prompt(FINDING_SPECS[name]), None)
+        best = rank_questions(self.findings, self.evaluator, candidates=pending)[0]
+        if best.score < STOP_SCORE and not self.draft.ask_all:
+            return None
+        return Question(best.finding, question_prompt(FINDING_SPECS[best.finding]), best.score)
+
+    def reply(self, question: Question, text: str) -> Reply:
+        command = text.strip().lower()
+        if command in ("back", "show", "done", "help"):
+            if command == "back":
+                return Reply("back", self.go_back())
+            return Reply(command)  # type: ignore[arg-type]
+        try:
+            value = parse_answer(FINDING_SPECS[question.finding], text)
+        except AnswerError as error:
+            return Reply("invalid", str(error))
+        self.draft.asked.append(question.finding)
+        if value is None:
+            self.findings.pop(question.finding, None)
+        else:
+            self.findings[question.finding] = value
+        return Reply("answered")
+
+    def go_back(self) -> str:
+        if not self.draft.asked:
+            return "Nothing to go back to."
+        previous = self.draft.asked.pop()
+        self.findings.pop(previous, None)
+        return f"Back to {previous}."
+
+    def remaining_unknowns(self) -> int:
+        return sum(1 for name in FINDING_SPECS if name not in self.draft.asked)
+
+    def case(self) -> Case:
+        ordered = {name: self.findings[name] for name in FINDING_SPECS if name in self.findings}
+        return Case(id=self.draft.case_id, title=self.draft.title, findings=Findings.model_validate(ordered))
+
+
+def summary_line(conclusion: Conclusion, labels: Mapping[Any, str]) -> str:
+    ranking = " · ".join(f"{labels[e.diagnosis]} {e.probability:.0%}" for e in conclusion.ranking)
+    statuses = " · ".join(f"{s.condition.replace('_', ' ')}: {s.status}" for s in conclusion.secondary)
+    flags = ", ".join(rule.id for rule, _ in conclusion.red_flags) or "none"
+    return f"→ {ranking} | {statuses} | red flags: {flags}"
+
+
+def save_draft(draft: Draft, path: Path) -> None:
+    """Atomically: a reader (or a crash) sees the previous draft or the new one, never half of one."""
+    write_text_atomically(
+        path,
+        "# ddx interview draft: continue with `ddx new --resume "
+        + path.name
+        + "`\n"
+        + json.dumps(draft.model_dump(), indent=2)
+        + "\n",
+    )
+
+
+def load_draft(path: Path) -> Draft:
+    from ddx.case import validation_error_to_input_error
+    from ddx.errors import DdxInputError
+    from ddx.yamlsource import load_document
+
+    document = load_document(path)
+    if not isinstance(document.data, dict) or document.data.get("format") != DRAFT_FORMAT:
+        raise DdxInputError(f"not a ddx interview draft (expected format: {DRAFT_FORMAT})", source=path, line=1)
+    try:
+        draft = Draft.model_validate(document.data)
+        Findings.model_validate(draft.findings)
+    except ValidationError as error:
+        raise validation_error_to_input_error(error, document, model_name="draft") from None
+    return draft
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(handle.name, path)
+
+
+def case_yaml(case: Case) -> str:
+    """A case file as a person would write it: id, title, findings in vocabulary order."""
+    import io
+
+    from ruamel.yaml import YAML
+
+    data: dict[str, Any] = {"id": case.id, "title": case.title}
+    if case.description:
+        data["description"] = case.description
+    data["findings"] = {name: _plain(value) for name, value in case.findings.known().items()}
+    yaml = YAML()
+    yaml.default_flow_style = False
+    buffer = io.StringIO()
+    yaml.dump(data, buffer)
+    return buffer.getvalue()
+
+
+def _plain(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def run_interview(
+    interview: Interview,
+    read_line: Callable[[str], str],
+    write: Callable[[str], None],
+    on_change: Callable[[], None],
+) -> None:
+    """Ask until the answer has converged (adaptive), every finding was asked (fixed), or the user says done.
+
+    ``read_line`` raises EOFError at the end of input, which ends the interview like ``done``;
+    ``on_change`` runs after every change of the answers (the CLI saves the draft there).
+    """
+    labels = {d: info.label for d, info in interview.evaluator.pack.diagnoses.items()}
+    write(f"Enter what is known; {COMMANDS}")
+    while True:
+        question = interview.next_question()
+        if question is None:
+            left = interview.remaining_unknowns()
+            if left:
+                write(
+                    f"No remaining question could change the ranking, red flags or advice ({left} not asked; "
+                    "use --all to be asked every finding)."
+                )
+            break
+        try:
+            text = read_line(question.prompt)
+        except EOFError:
+            write("End of input: finishing with the answers so far.")
+            break
+        reply = interview.reply(question, text)
+        if reply.kind == "invalid":
+            write(f"  {reply.message}. {COMMANDS}")
+            continue
+        if reply.kind == "show":
+            known = interview.case().findings.known()
+            write("  " + (", ".join(f"{k}={v}" for k, v in known.items()) or "nothing known yet"))
+            continue
+        if reply.kind == "help":
+            write(f"  {FINDING_SPECS[question.finding].description}. {COMMANDS}")
+            continue
+        if reply.kind == "done":
+            break
+        if reply.kind == "back":
+            write(f"  {reply.message}")
+        on_change()
+        write(summary_line(interview.evaluator.conclude(interview.findings), labels))

@@ -61,17 +61,14 @@ def lint_pack(pack: RulePack) -> list[LintProblem]:
     by_condition: dict[str, Rule] = {}
     for rule in pack.rules:
         if not can_fire(rule):
-            problems.append(
-                _problem(rule, "can never fire: no combination of finding values satisfies `when`")
-            )
+            problems.append(_problem(rule, "can never fire: no combination of finding values satisfies `when`"))
         key = canonical(rule.when)
         if key in by_condition:
             first = by_condition[key]
             problems.append(
                 _problem(
                     rule,
-                    f"same condition as {first.id} ({first.file}:{first.line}); "
-                    "give one rule several effects instead",
+                    f"same condition as {first.id} ({first.file}:{first.line}); give one rule several effects instead",
                 )
             )
         else:
@@ -113,9 +110,7 @@ def can_fire(rule: Rule) -> bool:
     for comparison in comparisons(rule.when):
         if isinstance(comparison.value, int | float) and not isinstance(comparison.value, bool):
             thresholds.setdefault(comparison.finding, []).append(float(comparison.value))
-    domains: list[list[Any]] = [
-        candidate_values(vocabulary[n], thresholds.get(n, [])) or [None] for n in names
-    ]
+    domains: list[list[Any]] = [candidate_values(vocabulary[n], thresholds.get(n, [])) or [None] for n in names]
     total = 1
     for domain in domains:
         total *= len(domain)

@@ -54,9 +54,7 @@ def evaluate(condition: Condition, facts: Mapping[str, Any]) -> bool | None:
 
 def _same_type(left: Any, right: Any) -> bool:
     # True == 1 in Python but a boolean finding never equals a number in a rule.
-    return isinstance(left, bool) == isinstance(right, bool) and (
-        isinstance(left, str) == isinstance(right, str)
-    )
+    return isinstance(left, bool) == isinstance(right, bool) and (isinstance(left, str) == isinstance(right, str))
 
 
 def _in(value: Any, options: Iterable[Any]) -> bool:
@@ -77,9 +75,7 @@ def predicate(condition: Condition) -> Predicate:
     return _memo(_PREDICATES, condition, _compile)
 
 
-def _memo(
-    cache: dict[int, tuple[Condition, _T]], condition: Condition, build: Callable[[Condition], _T]
-) -> _T:
+def _memo(cache: dict[int, tuple[Condition, _T]], condition: Condition, build: Callable[[Condition], _T]) -> _T:
     # Keyed by identity: hashing a condition tree walks all of it, which cost more than evaluating it.
     # The entry keeps the condition alive, so its id cannot be reused while cached.
     entry = cache.get(id(condition))

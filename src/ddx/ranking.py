@@ -90,9 +90,7 @@ def rank(pack: RulePack, fired: Iterable[Rule]) -> tuple[RankedDiagnosis, ...]:
         for contribution in table.get(rule.id, ()):
             by_diagnosis[contribution.diagnosis].append(contribution)
     priors = _log_priors(pack)
-    scores = {
-        d: priors[d] + math.fsum(c.log_likelihood_ratio for c in by_diagnosis[d]) for d in DIAGNOSIS_IDS
-    }
+    scores = {d: priors[d] + math.fsum(c.log_likelihood_ratio for c in by_diagnosis[d]) for d in DIAGNOSIS_IDS}
     top_score = max(scores.values())
     weights = {d: math.exp(s - top_score) for d, s in scores.items()}
     total = sum(weights.values())

@@ -143,8 +143,7 @@ class DiagnosisEffect(_Frozen):
         lr = self.likelihood_ratio
         if lr is not None and ((self.direction == "for") != (lr > 1)):
             raise ValueError(
-                f"likelihood_ratio {lr} does not match direction '{self.direction}' "
-                "(for: above 1, against: below 1)"
+                f"likelihood_ratio {lr} does not match direction '{self.direction}' (for: above 1, against: below 1)"
             )
         return self
 
@@ -221,9 +220,7 @@ ConditionField = Annotated[Condition, PlainSerializer(lambda c: c.to_source(), r
 
 
 class Rule(_Frozen):
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, arbitrary_types_allowed=True, str_strip_whitespace=True
-    )
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, str_strip_whitespace=True)
 
     id: str = Field(pattern=RULE_ID_PATTERN)
     title: str = Field(min_length=1)
@@ -512,9 +509,7 @@ def _value_check(stage: Stage) -> Any:
                 hint = " (derived facts are only for recommendation rules)"
             raise ConditionSyntaxError(f"unknown finding '{finding}'{hint}", location)
         if op in ORDERING_OPERATORS and spec.kind not in ("int", "number"):
-            raise ConditionSyntaxError(
-                f"'{op}' needs a numeric finding; '{finding}' is {spec.kind}", location
-            )
+            raise ConditionSyntaxError(f"'{op}' needs a numeric finding; '{finding}' is {spec.kind}", location)
         values = operand if op == "in" else [operand]
         if op == "in" and (not isinstance(operand, list) or not operand):
             raise ConditionSyntaxError(f"'in' on '{finding}' takes a non-empty list", location)

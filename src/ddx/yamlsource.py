@@ -240,9 +240,7 @@ def _reject_aliases_and_tags(text: str, source: str) -> None:
             anchor = getattr(event, "anchor", None)
             line = event.start_mark.line + 1 if event.start_mark is not None else None
             if isinstance(event, AliasEvent) or anchor:
-                raise DdxInputError(
-                    "YAML anchors and aliases are not allowed in ddx files", source=source, line=line
-                )
+                raise DdxInputError("YAML anchors and aliases are not allowed in ddx files", source=source, line=line)
             tag = getattr(event, "tag", None)
             implicit = getattr(event, "implicit", True)
             implied = any(implicit) if isinstance(implicit, tuple) else bool(implicit)

@@ -31,9 +31,7 @@ def cite(keys: list[str], numbers: dict[str, int]) -> str:
     return "".join(f"[{numbers[k]}]" for k in keys)
 
 
-def render(
-    report: Report, output_format: Format, *, color: bool | None = None, width: int | None = None
-) -> str:
+def render(report: Report, output_format: Format, *, color: bool | None = None, width: int | None = None) -> str:
     if output_format == "json":
         return report.to_json()
     if output_format == "markdown":

@@ -36,9 +36,7 @@ def render_markdown(report: Report) -> str:
     ]
     for entry in report.ranking:
         codes = f"{entry.codes.icd10_system} {entry.codes.icd10}" if entry.codes.icd10 else "—"
-        lines.append(
-            f"| {entry.rank} | {entry.label} | {entry.probability:.1%} | {entry.log_odds:+.2f} | {codes} |"
-        )
+        lines.append(f"| {entry.rank} | {entry.label} | {entry.probability:.1%} | {entry.log_odds:+.2f} | {codes} |")
     comparison = report.top_comparison
     labels = {e.diagnosis: e.label for e in report.ranking}
     lines += [
@@ -79,9 +77,7 @@ def render_markdown(report: Report) -> str:
     if not report.recommendations:
         lines.append("- None fired for this case.")
     for rec in report.recommendations:
-        lines.append(
-            f"- **{rec.category}** — {_cell(rec.text)} (`{rec.rule}`) {cite(rec.source_keys, numbers)}"
-        )
+        lines.append(f"- **{rec.category}** — {_cell(rec.text)} (`{rec.rule}`) {cite(rec.source_keys, numbers)}")
     lines += ["", "## Unknown findings that could change the top diagnosis", ""]
     changing = [u for u in report.unknown_findings if u.could_change_top]
     if not changing:

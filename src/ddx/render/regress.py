@@ -9,9 +9,7 @@ from ddx.regress import CaseChange, RegressionRun
 
 
 def results_table(run: RegressionRun) -> Table:
-    table = Table(
-        title=f"Regression: {len(run.results)} cases", title_justify="left", box=box.SIMPLE, expand=True
-    )
+    table = Table(title=f"Regression: {len(run.results)} cases", title_justify="left", box=box.SIMPLE, expand=True)
     table.add_column("Result", no_wrap=True)
     table.add_column("Case", overflow="fold", ratio=1, min_width=16)
     table.add_column("Top", no_wrap=True)
@@ -25,11 +23,7 @@ def results_table(run: RegressionRun) -> Table:
             status, details = "[red]FAIL[/red]", "\n".join(result.failures)
         else:
             status, details = "[green]pass[/green]", ""
-        top = (
-            ""
-            if result.report is None
-            else f"{result.report.top.diagnosis} {result.report.top.probability:.0%}"
-        )
+        top = "" if result.report is None else f"{result.report.top.diagnosis} {result.report.top.probability:.0%}"
         table.add_row(status, result.case_id, top, details)
     return table
 
@@ -41,9 +35,7 @@ def coverage_table(coverage: dict[str, list[str]]) -> Table:
     table.add_column("Fires on", ratio=1, overflow="fold")
     for rule_id, cases in sorted(coverage.items(), key=lambda item: (len(item[1]), item[0])):
         count = f"[red]{len(cases)}[/red]" if not cases else str(len(cases))
-        table.add_row(
-            rule_id, count, ", ".join(cases) if cases else "[red]no curated case exercises it[/red]"
-        )
+        table.add_row(rule_id, count, ", ".join(cases) if cases else "[red]no curated case exercises it[/red]")
     return table
 
 
@@ -75,9 +67,7 @@ def changes_table(changes: list[CaseChange], against: str) -> Table:
         deltas = "\n".join(
             f"{_SHORT.get(d, d)} {v:+.4f}" for d, v in change.probability_deltas.items() if abs(v) > 1e-9
         )
-        rules = [f"[green]+{r}[/green]" for r in change.started] + [
-            f"[red]-{r}[/red]" for r in change.stopped
-        ]
+        rules = [f"[green]+{r}[/green]" for r in change.started] + [f"[red]-{r}[/red]" for r in change.stopped]
         if change.impingement is not None:
             rules.append(f"impingement {change.impingement[0]} → {change.impingement[1]}")
         table.add_row(change.case_id, ranking, deltas or "—", "\n".join(rules) or "—")

@@ -76,8 +76,7 @@ def rule_markdown(pack: RulePack, rule: Rule, cases: list[str] | None = None, *,
     lines += ["", f"{sub} Why", "", " ".join(rule.rationale.split()), "", f"{sub} Examples", ""]
     lines += [f"- fires: `{format_findings(example) or '(no findings)'}`" for example in rule.examples.fires]
     lines += [
-        f"- does not fire: `{format_findings(example) or '(no findings)'}`"
-        for example in rule.examples.does_not_fire
+        f"- does not fire: `{format_findings(example) or '(no findings)'}`" for example in rule.examples.does_not_fire
     ]
     if cases is not None:
         lines += ["", f"{sub} Curated cases it fires on", ""]

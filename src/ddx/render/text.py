@@ -79,9 +79,7 @@ def _why_top(report: Report, labels: dict[str, str]) -> Panel:
 
 
 def _evidence(entry: RankedEntry, numbers: Numbers) -> Table:
-    table = Table(
-        title=f"{entry.rank}. {entry.label} — evidence", title_justify="left", box=box.SIMPLE, expand=True
-    )
+    table = Table(title=f"{entry.rank}. {entry.label} — evidence", title_justify="left", box=box.SIMPLE, expand=True)
     table.add_column("Rule", no_wrap=True)
     table.add_column("", no_wrap=True)
     table.add_column("LR", justify="right", no_wrap=True)
@@ -132,9 +130,7 @@ def _unknowns(report: Report, labels: dict[str, str]) -> Panel:
     others = [u.finding for u in report.unknown_findings if not u.could_change_top]
     if others:
         lines.append(Text(f"Other unknowns: {', '.join(others)}", style="dim"))
-    return Panel(
-        Group(*lines), title="Unknown findings that could change the top diagnosis", title_align="left"
-    )
+    return Panel(Group(*lines), title="Unknown findings that could change the top diagnosis", title_align="left")
 
 
 def _sources(report: Report, numbers: Numbers) -> Text:
