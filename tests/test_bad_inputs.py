@@ -117,7 +117,9 @@ def test_lint_reports_a_bad_rule_file_with_its_line(
 
 
 CLI_CASES: list[tuple[list[str], str]] = [
-    (["assess"], "Missing argument"),
+    (["new", "--order", "random"], "expected adaptive or fixed"),
+    (["new", "--resume", "/no/such/draft"], "file not found"),
+    (["assess", str(REFERENCE_CASE), "--set", "age_years=200"], "out of range"),
     (["assess", str(REFERENCE_CASE), "--format", "pdf"], "expected one of text, markdown, json"),
     (["assess", str(REFERENCE_CASE), "--frmat", "json"], "No such option"),
     (["asses", str(REFERENCE_CASE)], "No such command"),
