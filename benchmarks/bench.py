@@ -127,9 +127,7 @@ def generated_pack(size: int, seed: int = 7) -> Any:
         if spec.kind == "bool":
             return Comparison(spec.name, "==", rng.random() < 0.5)
         if spec.kind == "enum":
-            return Comparison(
-                spec.name, "in", tuple(rng.sample(spec.choices, rng.randint(1, len(spec.choices))))
-            )
+            return Comparison(spec.name, "in", tuple(rng.sample(spec.choices, rng.randint(1, len(spec.choices)))))
         value: float = rng.randint(1, 60)
         return Comparison(spec.name, rng.choice(["<", "<=", ">", ">="]), int(value))
 
@@ -153,9 +151,7 @@ def generated_pack(size: int, seed: int = 7) -> Any:
                 examples=Examples(fires=({},), does_not_fire=({},)),
             )
         )
-    return RulePack(
-        info=shipped.info, sources=shipped.sources, rules=tuple(rules), digest="gen", directory=""
-    )
+    return RulePack(info=shipped.info, sources=shipped.sources, rules=tuple(rules), digest="gen", directory="")
 
 
 def rss_mb() -> float:
@@ -238,8 +234,7 @@ def measure(quick: bool) -> dict[str, float]:
 
 def verdicts(results: dict[str, float]) -> dict[str, bool]:
     return {
-        key: (results[key] >= target if op == ">=" else results[key] <= target)
-        for key, (op, target) in TARGETS.items()
+        key: (results[key] >= target if op == ">=" else results[key] <= target) for key, (op, target) in TARGETS.items()
     }
 
 
@@ -252,11 +247,7 @@ def main() -> None:
     met = verdicts(results)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     if arguments.json:
-        print(
-            json.dumps(
-                {**{k: round(v, 4) for k, v in results.items()}, "targets_met": met, "machine": machine}
-            )
-        )
+        print(json.dumps({**{k: round(v, 4) for k, v in results.items()}, "targets_met": met, "machine": machine}))
         return
     print(f"ddx benchmark on {machine}{' (quick)' if arguments.quick else ''}")
     for key, value in results.items():

@@ -20,6 +20,7 @@ from tests.conftest import REFERENCE_CASE, REPO
 CORPUS = Path(__file__).parent / "bad_inputs"
 CASE_EXPECTATIONS: dict[str, str] = json.loads((CORPUS / "cases.json").read_text(encoding="utf-8"))
 RULE_EXPECTATIONS: dict[str, str] = json.loads((CORPUS / "rules.json").read_text(encoding="utf-8"))
+ANSWER_EXPECTATIONS: dict[str, str] = json.loads((CORPUS / "answers.json").read_text(encoding="utf-8"))
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -47,12 +48,23 @@ def assert_one_clear_line(err: str, *, names: str, says: str) -> None:
 
 def test_the_corpus_has_at_least_sixty_inputs() -> None:
     generated = 3  # huge, deeply nested, not a file
-    assert len(CASE_EXPECTATIONS) + len(RULE_EXPECTATIONS) + len(CLI_CASES) + generated >= 60
+    assert len(CASE_EXPECTATIONS) + len(RULE_EXPECTATIONS) + len(ANSWER_EXPECTATIONS) + len(CLI_CASES) + generated >= 60
 
 
 def test_every_corpus_file_has_an_expectation() -> None:
     assert {p.name for p in (CORPUS / "cases").iterdir()} == set(CASE_EXPECTATIONS)
     assert {p.name for p in (CORPUS / "rules").iterdir()} == set(RULE_EXPECTATIONS)
+    assert {p.name for p in (CORPUS / "answers").iterdir()} == set(ANSWER_EXPECTATIONS)
+
+
+@pytest.mark.parametrize(("name", "says"), sorted(ANSWER_EXPECTATIONS.items()))
+def test_a_bad_quiz_answers_file_is_refused_in_one_line(ddx: Run, name: str, says: str) -> None:
+    path = CORPUS / "answers" / name
+    code, out, err = ddx("quiz", "grade", str(path), "--cases", str(REPO / "cases"))
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1, err
+    assert says in err, err
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize(("name", "says"), sorted(CASE_EXPECTATIONS.items()))

@@ -39,6 +39,23 @@ class Expectation(BaseModel):
         return order
 
 
+class CaseQuiz(BaseModel):
+    """Optional teaching data: which script-concordance items to ask, and a teachers' panel's answers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    items: tuple[str, ...] = ()
+    panel: dict[str, dict[int, int]] = Field(default_factory=dict, description="Item id → {answer: count}")
+
+    @field_validator("panel")
+    @classmethod
+    def _answers_on_the_scale(cls, panel: dict[str, dict[int, int]]) -> dict[str, dict[int, int]]:
+        for item, counts in panel.items():
+            if any(answer not in (-2, -1, 0, 1, 2) or count < 0 for answer, count in counts.items()):
+                raise ValueError(f"{item}: panel answers are −2…+2 with counts ≥ 0")
+        return panel
+
+
 class Case(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -48,6 +65,7 @@ class Case(BaseModel):
     source: str | None = Field(None, max_length=2_000)
     findings: Findings = Field(default_factory=Findings)
     expect: Expectation | None = None
+    quiz: CaseQuiz | None = None
 
 
 def load_case(path: Path) -> Case:

@@ -435,6 +435,253 @@ def rules_docs(rules: RulesOption = None) -> None:
     typer.echo(pack_markdown(load_rule_pack(rules)), nl=False)
 
 
+quiz_app = typer.Typer(
+    help="Teaching quizzes: rank, justify and compare your reasoning with the engine's, point by point.",
+    invoke_without_command=True,
+)
+app.add_typer(quiz_app, name="quiz")
+DbOption = Annotated[Path | None, typer.Option("--db", help="Quiz database (default: in your user data directory).")]
+CasesOption = Annotated[Path, typer.Option("--cases", help="Curated cases folder.")]
+
+
+def _default_cases() -> Path:
+    local = Path("cases")
+    if local.is_dir():
+        return local
+    from ddx.rulepack import default_rules_dir
+
+    return default_rules_dir().parent / "cases"
+
+
+def _case_by_id(cases: Path, case_id: str, *, cited_in: Any = None) -> Any:
+    """The curated case with this id; ``cited_in`` (a loaded answers file) lets the error name its line."""
+    from ddx.case import discover_case_files, load_case
+    from ddx.errors import DdxInputError
+    from ddx.findings import suggest
+
+    paths = {path.stem: path for path in discover_case_files(cases)} if cases.is_dir() else {}
+    if case_id not in paths:
+        message = f"no case '{case_id}' in {cases}{suggest(case_id, paths)}"
+        if cited_in is not None:
+            raise DdxInputError(message, source=cited_in.source, line=cited_in.line_of(("case",)), field="case")
+        _fail(message)
+    return load_case(paths[case_id])
+
+
+@quiz_app.callback(invoke_without_command=True)
+def quiz(
+    context: typer.Context,
+    case_id: Annotated[str | None, typer.Option("--case", help="Quiz on this curated case.")] = None,
+    pick_random: Annotated[bool, typer.Option("--random", help="Quiz on a random curated case.")] = False,
+    case_set: Annotated[Path | None, typer.Option("--set", help="A YAML list of case ids to draw from.")] = None,
+    student: Annotated[str | None, typer.Option("--student", help="Who is answering.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted quiz.")] = False,
+    db: DbOption = None,
+    cases: CasesOption = Path("cases"),
+    rules: RulesOption = None,
+) -> None:
+    """Take a quiz (the default when no subcommand is given)."""
+    if context.invoked_subcommand is not None:
+        return
+    import random
+
+    from ddx.api import evaluator_for
+    from ddx.quiz.session import QuizSession, engine_snapshot, run_quiz
+    from ddx.quiz.store import QuizStore, default_db_path
+    from ddx.render.quiz import grade_renderables
+
+    cases = cases if cases.is_dir() else _default_cases()
+    store = QuizStore(db or default_db_path())
+    evaluator = evaluator_for(rules)
+    interactive = sys.stdin.isatty()
+    read_line = _line_reader(interactive)
+    dialogue = _console(stderr=not interactive)
+    if resume:
+        unfinished = store.unfinished(student)
+        if not unfinished:
+            _fail(f"no unfinished quiz{' for ' + student if student else ''} in {store.path}")
+        attempt = unfinished[-1]
+        session = QuizSession(_case_by_id(cases, attempt.case_id), evaluator, attempt.student, attempt.answers)
+        attempt_id = attempt.id
+    else:
+        if case_set is not None:
+            from ddx.yamlsource import load_document
+
+            listed = load_document(case_set).data
+            if not isinstance(listed, list) or not listed or not all(isinstance(x, str) for x in listed):
+                _fail(f"{case_set}: expected a YAML list of case ids")
+            case_id = random.choice(listed)
+        elif pick_random or case_id is None:
+            from ddx.case import discover_case_files
+
+            case_id = random.choice([p.stem for p in discover_case_files(cases)])
+        case = _case_by_id(cases, case_id)
+        name = student or read_line("Your name: ").strip()
+        if not name:
+            _fail("--student: a name is needed to keep your attempts")
+        session = QuizSession(case, evaluator, name)
+        pack = evaluator.pack
+        stamp = {"name": pack.info.name, "version": pack.info.version, "digest": pack.digest}
+        attempt_id = store.start(name, case.id, stamp, engine_snapshot(case, evaluator, session.items))
+    try:
+        result = run_quiz(session, store, attempt_id, read_line, dialogue.print)
+    except KeyboardInterrupt:
+        typer.echo(
+            f"\nStopped: your answers are kept; continue with: ddx quiz --resume --student {session.student}", err=True
+        )
+        raise typer.Exit(130) from None
+    if result is None:
+        typer.echo(
+            f"Stopped: your answers are kept; continue with: ddx quiz --resume --student {session.student}", err=True
+        )
+        raise typer.Exit(EXIT_OK)
+    console = _console()
+    for part in grade_renderables(result, session.labels):
+        console.print(part)
+
+
+@quiz_app.command("grade")
+def quiz_grade(
+    answers_file: Annotated[Path, typer.Argument(help="An answers file (see examples/quiz-answers-reference.yaml).")],
+    output_format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+    cases: CasesOption = Path("cases"),
+    save: Annotated[bool, typer.Option("--save", help="Also keep it as an attempt in the database.")] = False,
+    db: DbOption = None,
+    rules: RulesOption = None,
+) -> None:
+    """Grade an answers file without the interactive quiz; the same breakdown as an interactive attempt."""
+    from pydantic import ValidationError
+
+    from ddx.api import evaluator_for
+    from ddx.case import validation_error_to_input_error
+    from ddx.errors import DdxInputError
+    from ddx.quiz.grading import grade
+    from ddx.quiz.items import items_for_case
+    from ddx.quiz.model import Answers
+    from ddx.quiz.session import engine_snapshot
+    from ddx.quiz.store import QuizStore, default_db_path
+    from ddx.render.quiz import grade_renderables
+    from ddx.yamlsource import load_document
+
+    if output_format not in ("text", "json"):
+        _fail(f"--format: got {output_format!r}; expected text or json")
+    document = load_document(answers_file)
+    if not isinstance(document.data, dict):
+        _fail(f"{answers_file}:1: expected a mapping with student, case, ranking, ...")
+    try:
+        answers = Answers.model_validate(document.data)
+    except ValidationError as error:
+        raise validation_error_to_input_error(error, document, model_name="answers") from None
+    evaluator = evaluator_for(rules)
+    case = _case_by_id(cases if cases.is_dir() else _default_cases(), answers.case, cited_in=document)
+    try:
+        result = grade(answers, case, evaluator)
+    except DdxInputError as error:  # name the answers file and the line of the offending answer
+        location = tuple(error.field.split(".")) if error.field else ()
+        raise DdxInputError(
+            error.message, source=answers_file, line=document.line_of(location), field=error.field
+        ) from None
+    if save:
+        store = QuizStore(db or default_db_path())
+        pack = evaluator.pack
+        stamp = {"name": pack.info.name, "version": pack.info.version, "digest": pack.digest}
+        attempt_id = store.start(
+            answers.student, case.id, stamp, engine_snapshot(case, evaluator, items_for_case(case, pack))
+        )
+        store.record_answer(attempt_id, "answers file", str(answers_file), answers.model_dump(mode="json"))
+        store.finish(attempt_id, result)
+    if output_format == "json":
+        typer.echo(result.model_dump_json(indent=2))
+        return
+    labels = {d: info.label for d, info in evaluator.pack.diagnoses.items()}
+    console = _console()
+    for part in grade_renderables(result, labels):
+        console.print(part)
+
+
+@quiz_app.command("history")
+def quiz_history(
+    student: Annotated[str | None, typer.Option("--student", help="Only this student's attempts.")] = None,
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="Also write the attempts as CSV here.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Attempts, oldest first, with their scores."""
+    from ddx.quiz.report import attempts_csv
+    from ddx.quiz.store import QuizStore, default_db_path
+    from ddx.render.quiz import history_table
+
+    store = QuizStore(db or default_db_path())
+    attempts = store.attempts(student)
+    if csv_file is not None:
+        _write(csv_file, attempts_csv(attempts))
+    _console().print(history_table(attempts, f"Quiz attempts{' of ' + student if student else ''} ({store.path})"))
+
+
+@quiz_app.command("report")
+def quiz_report(
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="Also write every attempt as CSV here.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Progress per student and per case, and the most common misconceptions by rule."""
+    from rich.table import Table
+
+    from ddx.quiz.report import attempts_csv, progress
+    from ddx.quiz.store import QuizStore, default_db_path
+
+    store = QuizStore(db or default_db_path())
+    attempts = store.attempts()
+    if csv_file is not None:
+        _write(csv_file, attempts_csv(attempts))
+    console = _console()
+    for key, title in (("student", "Per student"), ("case_id", "Per case")):
+        table = Table(title=title, title_justify="left")
+        for column in (title.split()[-1].capitalize(), "Attempts", "Mean", "First", "Last", "Change", "Scores"):
+            table.add_column(column)
+        for row in progress(attempts, key):
+            table.add_row(
+                row.group,
+                str(row.attempts),
+                f"{row.mean_score:.0f}",
+                f"{row.first_score:.0f}",
+                f"{row.last_score:.0f}",
+                f"{row.change:+.0f}",
+                " → ".join(f"{s:.0f}" for s in row.scores),
+            )
+        console.print(table)
+    table = Table(title="Most common misconceptions", title_justify="left")
+    for column in ("Rule", "Finding", "Times"):
+        table.add_column(column)
+    for rule_id, finding, count in store.misconception_counts()[:15]:
+        table.add_row(rule_id, finding, str(count))
+    console.print(table)
+
+
+@quiz_app.command("export")
+def quiz_export(
+    export_format: Annotated[str, typer.Option("--format", "-f", help="moodle-xml or gift.")] = "moodle-xml",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of standard output.")
+    ] = None,
+    cases: CasesOption = Path("cases"),
+    rules: RulesOption = None,
+) -> None:
+    """Write every curated case's quiz items for an LMS (Moodle XML or GIFT)."""
+    from ddx.api import evaluator_for
+    from ddx.case import discover_case_files, load_case
+    from ddx.quiz.export import gift, moodle_xml, questions_for
+
+    if export_format not in ("moodle-xml", "gift"):
+        _fail(f"--format: got {export_format!r}; expected moodle-xml or gift")
+    evaluator = evaluator_for(rules)
+    folder = cases if cases.is_dir() else _default_cases()
+    questions = [q for path in discover_case_files(folder) for q in questions_for(load_case(path), evaluator)]
+    text = moodle_xml(questions) if export_format == "moodle-xml" else gift(questions)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        _write(output, text)
+
+
 def main() -> None:
     """Console-script entry point: one-line errors, never a traceback."""
     from ddx.errors import DdxInputError

@@ -249,6 +249,9 @@ class Rule(_Frozen):
         """Management rules run after ranking, on findings plus the derived facts."""
         return "management" if isinstance(self.effects[0], RecommendationEffect) else "evidence"
 
+    def effects_of_red_flag(self) -> tuple[RedFlagEffect, ...]:
+        return self.effects_of(RedFlagEffect)
+
     def effects_of(self, kind: type[EffectT]) -> tuple[EffectT, ...]:
         found = self._effects_by_kind.get(kind)
         if found is None:

@@ -1,0 +1,134 @@
+"""The quiz's data: a student's answers (also the answers-file format) and the grade they earn."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ddx.case import DIAGNOSIS_IDS, DiagnosisId
+
+Status = Literal["present", "absent", "indeterminate"]
+SCT_SCALE: tuple[int, ...] = (-2, -1, 0, 1, 2)
+SCT_LABELS = {
+    -2: "much less likely",
+    -1: "less likely",
+    0: "neither more nor less likely",
+    1: "more likely",
+    2: "much more likely",
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Answers(_Model):
+    """What a student answered for one case. Also the format of ``ddx quiz grade`` answers files."""
+
+    student: str = Field(min_length=1, max_length=200)
+    case: str = Field(min_length=1, description="The curated case's id")
+    ranking: tuple[DiagnosisId, DiagnosisId, DiagnosisId]
+    impingement: Status
+    supports_first: tuple[str, ...] = Field(default=(), description="Findings that support the first choice")
+    against: dict[DiagnosisId, tuple[str, ...]] = Field(
+        default_factory=dict, description="For each other diagnosis, the findings that argue against it"
+    )
+    red_flags: tuple[str, ...] = Field(default=(), description="Red-flag rule ids the student thinks apply")
+    script_concordance: dict[str, int] = Field(default_factory=dict, description="Item id → −2…+2")
+
+    @field_validator("ranking")
+    @classmethod
+    def _each_diagnosis_once(
+        cls, ranking: tuple[DiagnosisId, DiagnosisId, DiagnosisId]
+    ) -> tuple[DiagnosisId, DiagnosisId, DiagnosisId]:
+        if sorted(ranking) != sorted(DIAGNOSIS_IDS):
+            raise ValueError(f"rank each of {', '.join(DIAGNOSIS_IDS)} exactly once")
+        return ranking
+
+    @field_validator("script_concordance")
+    @classmethod
+    def _on_the_scale(cls, answers: dict[str, int]) -> dict[str, int]:
+        for item, value in answers.items():
+            if value not in SCT_SCALE:
+                raise ValueError(f"{item}: {value} is not on the scale −2, −1, 0, +1, +2")
+        return answers
+
+
+class ScriptItem(_Model):
+    """A script-concordance item: hypothesis, new information, and how likely the hypothesis becomes."""
+
+    id: str
+    diagnosis: DiagnosisId
+    finding: str
+    value: bool | int | float | str
+    rule: str
+    engine_answer: int
+    likelihood_ratio: float
+    panel: dict[int, int] = Field(default_factory=dict, description="Teachers' answers: scale value → count")
+
+    def credit(self, answer: int | None) -> float:
+        """Aggregate scoring: the share of the panel's modal answer; without a panel, the engine's answer."""
+        if answer is None:
+            return 0.0
+        if self.panel:
+            modal = max(self.panel.values())
+            return self.panel.get(answer, 0) / modal if modal else 0.0
+        return 1.0 if answer == self.engine_answer else 0.5 if abs(answer - self.engine_answer) == 1 else 0.0
+
+
+class CitedFinding(_Model):
+    finding: str
+    verdict: Literal["agrees", "missed", "not_weighed", "misconception"]
+    rules: tuple[str, ...] = ()
+
+
+class Misconception(_Model):
+    finding: str
+    student_said: str
+    rule: str
+    direction: Literal["for", "against"]
+    diagnosis: DiagnosisId
+    rationale: str
+    citation: str
+
+
+class MissedRedFlag(_Model):
+    rule: str
+    message: str
+    citation: str
+
+
+class ScriptResult(_Model):
+    item: str
+    question: str
+    student: int | None
+    engine: int
+    credit: float
+    rule: str
+
+
+class RankingAgreement(_Model):
+    top1_match: bool
+    kendall_tau: float
+    student: tuple[DiagnosisId, ...]
+    engine: tuple[DiagnosisId, ...]
+
+
+class Grade(_Model):
+    """The comparison, point by point, and the score out of 100 with its breakdown."""
+
+    student: str
+    case: str
+    score: float
+    breakdown: dict[str, float]
+    maximum: dict[str, float]
+    ranking_agreement: RankingAgreement
+    impingement: dict[str, str]
+    missed_red_flags: list[MissedRedFlag]
+    false_red_flags: list[str]
+    misconceptions: list[Misconception]
+    supports_first: list[CitedFinding]
+    against: dict[str, list[CitedFinding]]
+    script_concordance: list[ScriptResult]
+    rule_pack: dict[str, str]

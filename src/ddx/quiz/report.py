@@ -1,0 +1,61 @@
+"""Progress over attempts: per student, per case, and the misconceptions that recur, for tables and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass
+
+from ddx.quiz.store import Attempt
+
+
+@dataclass(frozen=True)
+class ProgressRow:
+    group: str
+    attempts: int
+    mean_score: float
+    first_score: float
+    last_score: float
+    scores: tuple[float, ...]
+
+    @property
+    def change(self) -> float:
+        return self.last_score - self.first_score
+
+
+def progress(attempts: list[Attempt], key: str) -> list[ProgressRow]:
+    """Completed attempts grouped by ``student`` or ``case_id``, oldest first within each group."""
+    groups: dict[str, list[float]] = defaultdict(list)
+    for attempt in attempts:
+        if attempt.status == "complete" and attempt.score is not None:
+            groups[getattr(attempt, key)].append(attempt.score)
+    return [
+        ProgressRow(name, len(scores), sum(scores) / len(scores), scores[0], scores[-1], tuple(scores))
+        for name, scores in sorted(groups.items())
+    ]
+
+
+def attempts_csv(attempts: list[Attempt]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    parts = sorted({part for a in attempts for part in (a.breakdown or {})})
+    writer.writerow(
+        ["attempt", "student", "case", "status", "started_at", "finished_at", "score", *parts, "rule_pack_version"]
+    )
+    for a in attempts:
+        breakdown = a.breakdown or {}
+        writer.writerow(
+            [
+                a.id,
+                a.student,
+                a.case_id,
+                a.status,
+                a.started_at,
+                a.finished_at or "",
+                "" if a.score is None else a.score,
+                *(breakdown.get(p, "") for p in parts),
+                a.rule_pack.get("version", ""),
+            ]
+        )
+    return buffer.getvalue()

@@ -1,0 +1,227 @@
+"""An interactive quiz on one case: questions in order, each answer kept at once, then the comparison.
+
+The IO is passed in (``read_line``, ``write``) so the CLI drives it in a terminal or a pipe and tests
+drive it directly; every accepted answer goes to the store in its own transaction before the next
+question, so an interrupted quiz resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ddx.case import DIAGNOSIS_IDS, Case
+from ddx.evaluate import Evaluator
+from ddx.quiz.grading import grade
+from ddx.quiz.items import item_question, items_for_case, scale_text
+from ddx.quiz.model import Answers, Grade, ScriptItem
+from ddx.quiz.store import QuizStore
+from ddx.render import format_value
+
+IMPINGEMENT_WORDS = {
+    "present": "present",
+    "yes": "present",
+    "absent": "absent",
+    "no": "absent",
+    "indeterminate": "indeterminate",
+    "unsure": "indeterminate",
+    "unknown": "indeterminate",
+}
+
+
+class QuizAnswerError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    prompt: str
+    parse: Callable[[str], Any]
+
+
+def engine_snapshot(case: Case, evaluator: Evaluator, items: list[ScriptItem]) -> dict[str, Any]:
+    """The engine's answers when the attempt started, kept with it (rules change; attempts should not)."""
+    conclusion = evaluator.conclude(case.findings)
+    return {
+        "ranking": [e.diagnosis for e in conclusion.ranking],
+        "probabilities": {e.diagnosis: round(e.probability, 6) for e in conclusion.ranking},
+        "impingement": conclusion.secondary[0].status,
+        "red_flags": [rule.id for rule, _ in conclusion.red_flags],
+        "script_concordance": {item.id: item.engine_answer for item in items},
+    }
+
+
+class QuizSession:
+    def __init__(self, case: Case, evaluator: Evaluator, student: str, answers: dict[str, Any] | None = None):
+        self.case = case
+        self.evaluator = evaluator
+        self.student = student
+        self.items = items_for_case(case, evaluator.pack)
+        self.answers: dict[str, Any] = answers if answers is not None else {}
+        self.labels = {d: info.label for d, info in evaluator.pack.diagnoses.items()}
+        self.findings = list(case.findings.known())
+        self.red_flag_rules = [rule for rule in evaluator.pack.rules if rule.effects_of_red_flag()]
+
+    # ---- what is shown ---------------------------------------------------------------------------------
+
+    def vignette(self) -> str:
+        lines = [f"Case {self.case.id}: {self.case.title}"]
+        if self.case.description:
+            lines.append(" ".join(self.case.description.split()))
+        lines.append("Findings:")
+        lines += [
+            f"  {i}. {name} = {format_value(value)}"
+            for i, (name, value) in enumerate(self.case.findings.known().items(), start=1)
+        ]
+        return "\n".join(lines)
+
+    # ---- the questions -----------------------------------------------------------------------------------
+
+    def steps(self) -> list[Step]:
+        choices = " · ".join(f"{i} {self.labels[d]}" for i, d in enumerate(DIAGNOSIS_IDS, start=1))
+        steps = [
+            Step("ranking", f"Rank the diagnoses, most likely first ({choices}; e.g. 1 3 2): ", self._ranking),
+            Step("impingement", "Ischiofemoral impingement: present, absent or indeterminate? ", self._impingement),
+        ]
+        ranking = self.answers.get("ranking")
+        if ranking:
+            steps.append(
+                Step(
+                    "supports_first",
+                    f"Findings that support {self.labels[ranking[0]]} (numbers or names, comma-separated; none): ",
+                    self._findings,
+                )
+            )
+            steps += [
+                Step(
+                    f"against:{d}",
+                    f"Findings that argue against {self.labels[d]} (numbers or names; none): ",
+                    self._findings,
+                )
+                for d in ranking[1:]
+            ]
+        flags = " · ".join(f"{i} {rule.title}" for i, rule in enumerate(self.red_flag_rules, start=1))
+        steps.append(Step("red_flags", f"Which red flags apply? ({flags}; numbers, or none): ", self._red_flags))
+        steps += [
+            Step(f"sct:{item.id}", f"{item_question(item, self.evaluator.pack)}: ({scale_text()}) ", self._scale)
+            for item in self.items
+        ]
+        return steps
+
+    def pending(self) -> list[Step]:
+        return [step for step in self.steps() if not self._answered(step.key)]
+
+    def _answered(self, key: str) -> bool:
+        if key.startswith("against:"):
+            return key.split(":", 1)[1] in self.answers.get("against", {})
+        if key.startswith("sct:"):
+            return key.split(":", 1)[1] in self.answers.get("script_concordance", {})
+        return key in self.answers
+
+    def accept(self, step: Step, value: Any) -> None:
+        if step.key.startswith("against:"):
+            self.answers.setdefault("against", {})[step.key.split(":", 1)[1]] = value
+        elif step.key.startswith("sct:"):
+            self.answers.setdefault("script_concordance", {})[step.key.split(":", 1)[1]] = value
+        else:
+            self.answers[step.key] = value
+
+    def result(self) -> Answers:
+        return Answers.model_validate({"student": self.student, "case": self.case.id, **self.answers})
+
+    # ---- answer parsers ----------------------------------------------------------------------------------
+
+    def _ranking(self, text: str) -> list[str]:
+        parts = [p for p in text.replace(",", " ").split() if p]
+        chosen: list[str] = []
+        for part in parts:
+            if part.isdigit() and 1 <= int(part) <= len(DIAGNOSIS_IDS):
+                chosen.append(DIAGNOSIS_IDS[int(part) - 1])
+                continue
+            matches = [
+                d
+                for d in DIAGNOSIS_IDS
+                if d.startswith(part.lower()) or self.labels[d].lower().startswith(part.lower())
+            ]
+            if len(matches) != 1:
+                raise QuizAnswerError(f"{part!r} is not one of 1, 2, 3 or a diagnosis name")
+            chosen.append(matches[0])
+        if len(chosen) == 2:
+            chosen += [d for d in DIAGNOSIS_IDS if d not in chosen]
+        if sorted(chosen) != sorted(DIAGNOSIS_IDS):
+            raise QuizAnswerError("rank each of the three diagnoses once, e.g. 1 3 2")
+        return chosen
+
+    def _impingement(self, text: str) -> str:
+        word = text.strip().lower()
+        matches = {v for k, v in IMPINGEMENT_WORDS.items() if k.startswith(word)} if word else set()
+        if len(matches) != 1:
+            raise QuizAnswerError("answer present, absent or indeterminate")
+        return matches.pop()
+
+    def _pick(self, text: str, options: list[str], what: str) -> list[str]:
+        if text.strip().lower() in ("", "none", "-", "0"):
+            return []
+        picked: list[str] = []
+        for part in (p.strip() for p in text.replace(";", ",").replace(" ", ",").split(",") if p.strip()):
+            if part.isdigit() and 1 <= int(part) <= len(options):
+                name = options[int(part) - 1]
+            elif part in options:
+                name = part
+            else:
+                from ddx.findings import suggest
+
+                raise QuizAnswerError(f"{part!r} is not one of the {what}{suggest(part, options)}")
+            if name not in picked:
+                picked.append(name)
+        return picked
+
+    def _findings(self, text: str) -> list[str]:
+        return self._pick(text, self.findings, "case's findings (numbers 1–" + str(len(self.findings)) + ")")
+
+    def _red_flags(self, text: str) -> list[str]:
+        return self._pick(text, [rule.id for rule in self.red_flag_rules], "red flags listed")
+
+    def _scale(self, text: str) -> int:
+        try:
+            value = int(text.strip().replace("+", ""))
+        except ValueError:
+            raise QuizAnswerError("answer −2, −1, 0, +1 or +2") from None
+        if value not in (-2, -1, 0, 1, 2):
+            raise QuizAnswerError("answer −2, −1, 0, +1 or +2")
+        return value
+
+
+def run_quiz(
+    session: QuizSession,
+    store: QuizStore,
+    attempt_id: int,
+    read_line: Callable[[str], str],
+    write: Callable[[str], None],
+) -> Grade | None:
+    """Ask every pending question, storing each answer at once; grade and store the result at the end.
+
+    Returns None when the student typed ``quit`` or input ended (the attempt stays open for --resume).
+    """
+    write(session.vignette())
+    write("Type quit to stop; your answers are kept and `ddx quiz --resume` continues.")
+    while pending := session.pending():
+        step = pending[0]
+        try:
+            text = read_line(step.prompt)
+        except EOFError:
+            return None
+        if text.strip().lower() == "quit":
+            return None
+        try:
+            value = step.parse(text)
+        except QuizAnswerError as error:
+            write(f"  {error}")
+            continue
+        session.accept(step, value)
+        store.record_answer(attempt_id, step.key, value, session.answers)
+    result = grade(session.result(), session.case, session.evaluator)
+    store.finish(attempt_id, result)
+    return result

@@ -1,0 +1,107 @@
+"""The quiz comparison in the terminal: red flags missed first, then each point, then the score."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rich import box
+from rich.console import RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from ddx.quiz.model import CitedFinding, Grade
+from ddx.quiz.store import Attempt
+
+_VERDICT = {
+    "agrees": ("✓ the engine weighs it the same way", "green"),
+    "missed": ("✗ the engine weighs it; you did not cite it", "yellow"),
+    "not_weighed": ("· no rule weighs it this way", "dim"),
+    "misconception": ("✗ the engine weighs it the other way", "bold red"),
+}
+
+
+def _findings_table(title: str, cited: list[CitedFinding]) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE, expand=True)
+    table.add_column("Finding", no_wrap=True)
+    table.add_column("Verdict")
+    table.add_column("Rules", overflow="fold")
+    for item in cited:
+        text, style = _VERDICT[item.verdict]
+        table.add_row(item.finding, Text(text, style=style), ", ".join(item.rules))
+    if not cited:
+        table.add_row("—", "nothing cited and nothing to cite", "")
+    return table
+
+
+def grade_renderables(grade: Grade, labels: Mapping[Any, str]) -> list[RenderableType]:
+    parts: list[RenderableType] = []
+    if grade.missed_red_flags:
+        flags = Text()
+        for flag in grade.missed_red_flags:
+            flags.append(f"{flag.rule}: ", style="bold red")
+            flags.append(f"{flag.message}\n  source: {flag.citation}\n")
+        parts.append(Panel(flags, title="Red flags you missed", border_style="red"))
+    if grade.false_red_flags:
+        parts.append(
+            Text(f"Red flags named that do not apply here: {', '.join(grade.false_red_flags)}", style="yellow")
+        )
+
+    agreement = grade.ranking_agreement
+    ranking = Table(title="Ranking", title_justify="left", box=box.SIMPLE)
+    ranking.add_column("#", justify="right")
+    ranking.add_column("You")
+    ranking.add_column("Engine")
+    for position, (mine, engine) in enumerate(zip(agreement.student, agreement.engine, strict=True), start=1):
+        ranking.add_row(str(position), labels[mine], labels[engine], style=None if mine == engine else "yellow")
+    parts.append(ranking)
+    parts.append(
+        Text(
+            f"Top choice {'matches' if agreement.top1_match else 'differs'}; Kendall τ = {agreement.kendall_tau:+.2f}. "
+            f"Impingement: you said {grade.impingement['student']}, the engine says {grade.impingement['engine']}."
+        )
+    )
+    first = labels[agreement.student[0]]
+    parts.append(_findings_table(f"Findings you cited for {first}", grade.supports_first))
+    for against, cited in grade.against.items():
+        parts.append(_findings_table(f"Findings you cited against {labels[against]}", cited))
+    if grade.misconceptions:
+        table = Table(title="Misconceptions", title_justify="left", box=box.SIMPLE, expand=True)
+        table.add_column("You said")
+        table.add_column("But", ratio=2)
+        for item in grade.misconceptions:
+            table.add_row(
+                f"{item.finding} {item.student_said}",
+                f"{item.rule} weighs it {item.direction} {labels[item.diagnosis]}: {item.rationale} "
+                f"Source: {item.citation}",
+            )
+        parts.append(table)
+    if grade.script_concordance:
+        table = Table(title="Script concordance", title_justify="left", box=box.SIMPLE, expand=True)
+        table.add_column("Item", ratio=3)
+        table.add_column("You", justify="right")
+        table.add_column("Engine", justify="right")
+        table.add_column("Credit", justify="right")
+        for result in grade.script_concordance:
+            answered = "—" if result.student is None else f"{result.student:+d}"
+            table.add_row(f"{result.question} [{result.rule}]", answered, f"{result.engine:+d}", f"{result.credit:.2f}")
+        parts.append(table)
+    score = Table(title=f"Score {grade.score:.0f} / 100", title_justify="left", box=box.SIMPLE)
+    score.add_column("Part")
+    score.add_column("Points", justify="right")
+    score.add_column("of", justify="right")
+    for part, maximum in grade.maximum.items():
+        score.add_row(part.replace("_", " "), f"{grade.breakdown.get(part, 0):.1f}", f"{maximum:g}")
+    parts.append(score)
+    return parts
+
+
+def history_table(attempts: list[Attempt], title: str) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE)
+    for column in ("#", "Started", "Student", "Case", "Status", "Score"):
+        table.add_column(column)
+    for attempt in attempts:
+        score = "—" if attempt.score is None else f"{attempt.score:.0f}"
+        table.add_row(str(attempt.id), attempt.started_at, attempt.student, attempt.case_id, attempt.status, score)
+    return table
