@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -26,6 +29,19 @@ def evaluator(pack: RulePack) -> Iterator[Evaluator]:
     shipped = Evaluator(pack)
     yield shipped
     shipped.close()
+
+
+def run_ddx(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``ddx ARGS`` in a fresh process, as a user runs it (wide terminal, so tables do not wrap)."""
+    return subprocess.run(
+        [sys.executable, "-m", "ddx.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "COLUMNS": "160", **(env or {})},
+    )
 
 
 @pytest.fixture

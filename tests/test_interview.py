@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from ddx.evaluate import Evaluator
 from ddx.findings import FINDING_SPECS, AnswerError, parse_answer
 from ddx.interview import Draft, Interview, load_draft, question_prompt, rank_questions, run_interview
 from tests.conftest import REFERENCE_CASE
+from tests.conftest import run_ddx as ddx
 
 REFERENCE = load_case(REFERENCE_CASE).findings.known()
 
@@ -158,18 +158,6 @@ def test_end_of_input_finishes_with_the_answers_so_far(evaluator: Evaluator) -> 
 
 
 # ---- the command, as a user runs it --------------------------------------------------------------------
-
-
-def ddx(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ddx.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def test_piped_answers_give_a_report_and_a_case_file_that_reproduces_it(tmp_path: Path) -> None:

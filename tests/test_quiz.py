@@ -4,7 +4,6 @@ kept safely in SQLite, reported over time and exported for an LMS."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import sqlite3
@@ -25,20 +24,9 @@ from ddx.quiz.items import all_items, engine_answer, items_for_case
 from ddx.quiz.model import Answers, ScriptItem
 from ddx.quiz.store import QuizStore
 from tests.conftest import CASES_DIR, REFERENCE_CASE, REPO
+from tests.conftest import run_ddx as ddx
 
 EXAMPLE = REPO / "examples" / "quiz-answers-reference.yaml"
-
-
-def ddx(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ddx.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "COLUMNS": "160"},
-    )
 
 
 def reference_answers(**changes: Any) -> Answers:

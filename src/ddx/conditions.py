@@ -105,11 +105,9 @@ class Not(Condition):
 
 
 def _text(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+    from ddx.findings import display_value  # findings builds on pydantic; conditions need not load it first
+
+    return display_value(value)
 
 
 def _grouped(condition: Condition) -> str:

@@ -194,12 +194,26 @@ def _reads(parts: _Parts, rule: Rule, facts: Mapping[str, Any]) -> tuple[Any, ..
     return tuple([facts.get(name) for name in parts.reads[rule.id]])
 
 
+def _shared_part(
+    pack: RulePack, rule: Rule, effect_key: object, facts: Mapping[str, Any], build: Callable[[dict[str, Any]], _P]
+) -> _P:
+    """The report part of ``rule``'s effect for these facts, built from the rule's witness once and shared.
+
+    The key is what the part can depend on: the rule, which of its effects, and the values the rule reads.
+    """
+    parts = _parts(pack)
+    key = (rule.id, effect_key, *_reads(parts, rule, facts))
+    return parts.get(key, lambda: build(witness(rule.when, facts)))
+
+
 def _evidence_item(pack: RulePack, contribution: Contribution, facts: Mapping[str, Any]) -> EvidenceItem:
     rule = contribution.rule
-
-    def build() -> EvidenceItem:
-        found = witness(rule.when, facts)
-        return EvidenceItem(
+    return _shared_part(
+        pack,
+        rule,
+        contribution.diagnosis,
+        facts,
+        lambda found: EvidenceItem(
             rule=rule.id,
             title=rule.title,
             direction=contribution.direction,
@@ -209,18 +223,19 @@ def _evidence_item(pack: RulePack, contribution: Contribution, facts: Mapping[st
             rationale=rule.rationale,
             citation=pack.citation_text(rule.citations),
             source_keys=list(rule.citations),
-        )
-
-    parts = _parts(pack)
-    return parts.get(("evidence", rule.id, contribution.diagnosis, *_reads(parts, rule, facts)), build)
+        ),
+    )
 
 
 def _condition_evidence(
     pack: RulePack, rule: Rule, effect: ConditionEffect, facts: Mapping[str, Any]
 ) -> ConditionEvidence:
-    def build() -> ConditionEvidence:
-        found = witness(rule.when, facts)
-        return ConditionEvidence(
+    return _shared_part(
+        pack,
+        rule,
+        effect,
+        facts,
+        lambda found: ConditionEvidence(
             rule=rule.id,
             title=rule.title,
             status=effect.status,
@@ -228,44 +243,44 @@ def _condition_evidence(
             rationale=rule.rationale,
             citation=pack.citation_text(rule.citations),
             source_keys=list(rule.citations),
-        )
-
-    parts = _parts(pack)
-    return parts.get(("condition", rule.id, effect.status, *_reads(parts, rule, facts)), build)
+        ),
+    )
 
 
 def _red_flag(pack: RulePack, rule: Rule, effect: RedFlagEffect, facts: Mapping[str, Any]) -> RedFlag:
-    def build() -> RedFlag:
-        found = witness(rule.when, facts)
-        return RedFlag(
+    return _shared_part(
+        pack,
+        rule,
+        effect,
+        facts,
+        lambda found: RedFlag(
             rule=rule.id,
             severity=effect.severity,
             message=effect.red_flag,
             findings=found,
             citation=pack.citation_text(rule.citations),
             source_keys=list(rule.citations),
-        )
-
-    parts = _parts(pack)
-    return parts.get(("red flag", rule.id, *_reads(parts, rule, facts)), build)
+        ),
+    )
 
 
 def _recommendation(
     pack: RulePack, rule: Rule, effect: RecommendationEffect, facts: Mapping[str, Any]
 ) -> Recommendation:
-    def build() -> Recommendation:
-        found = witness(rule.when, facts)
-        return Recommendation(
+    return _shared_part(
+        pack,
+        rule,
+        effect,
+        facts,
+        lambda found: Recommendation(
             rule=rule.id,
             category=effect.category,
             text=effect.recommendation,
             findings=found,
             citation=pack.citation_text(rule.citations),
             source_keys=list(rule.citations),
-        )
-
-    parts = _parts(pack)
-    return parts.get(("advice", rule.id, effect.recommendation, *_reads(parts, rule, facts)), build)
+        ),
+    )
 
 
 def _margin_item(contribution: Contribution, *, sign: int) -> MarginItem:

@@ -194,6 +194,15 @@ def suggest(name: str, candidates: typing.Iterable[str]) -> str:
     return f" (did you mean '{matches[0]}'?)" if matches else ""
 
 
+def display_value(value: Any) -> str:
+    """A finding's value as people read it (and as ``ddx`` prints it): true/false, 7 rather than 7.0."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
 UNKNOWN_WORDS = frozenset({"unknown", "skip", "?", "u", "na", "n/a", "-"})
 _TRUE_WORDS = frozenset({"yes", "y", "true", "t", "1"})
 _FALSE_WORDS = frozenset({"no", "n", "false", "f", "0"})

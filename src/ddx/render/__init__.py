@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from ddx.findings import display_value
 from ddx.report import Report
 
 Format = Literal["text", "markdown", "json"]
 FORMATS: tuple[Format, ...] = ("text", "markdown", "json")
 
 
-def format_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+format_value = display_value
 
 
 def format_findings(findings: dict[str, Any]) -> str:
