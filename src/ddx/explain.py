@@ -182,16 +182,22 @@ _P = TypeVar("_P")
 _PARTS: dict[int, _Parts] = {}
 
 
+_LAST_PARTS: list[_Parts] = []
+
+
 def _parts(pack: RulePack) -> _Parts:
+    if _LAST_PARTS and _LAST_PARTS[0].pack is pack:  # the common case: one pack per process
+        return _LAST_PARTS[0]
     parts = _PARTS.get(id(pack))
     if parts is None or parts.pack is not pack:  # keyed by identity; the entry keeps the pack alive
         parts = _PARTS[id(pack)] = _Parts(pack)
+    _LAST_PARTS[:] = [parts]
     return parts
 
 
 def _reads(parts: _Parts, rule: Rule, facts: Mapping[str, Any]) -> tuple[Any, ...]:
     """The values of the findings a rule reads: all its report part can depend on."""
-    return tuple([facts.get(name) for name in parts.reads[rule.id]])
+    return tuple(map(facts.get, parts.reads[rule.id]))
 
 
 def _shared_part(

@@ -89,7 +89,7 @@ def rank(pack: RulePack, fired: Iterable[Rule]) -> tuple[RankedDiagnosis, ...]:
     for rule in fired:
         for contribution in table.get(rule.id, ()):
             by_diagnosis[contribution.diagnosis].append(contribution)
-    priors = _log_priors(pack)
+    priors = _log_priors(pack, table)
     scores = {d: priors[d] + math.fsum(c.log_likelihood_ratio for c in by_diagnosis[d]) for d in DIAGNOSIS_IDS}
     top_score = max(scores.values())
     weights = {d: math.exp(s - top_score) for d, s in scores.items()}
@@ -108,5 +108,12 @@ def rank(pack: RulePack, fired: Iterable[Rule]) -> tuple[RankedDiagnosis, ...]:
     )
 
 
-def _log_priors(pack: RulePack) -> dict[DiagnosisId, float]:
-    return {d: math.log(info.prior) for d, info in pack.diagnoses.items()}
+_LOG_PRIORS: dict[int, tuple[dict[str, tuple[Contribution, ...]], dict[DiagnosisId, float]]] = {}
+
+
+def _log_priors(pack: RulePack, table: dict[str, tuple[Contribution, ...]]) -> dict[DiagnosisId, float]:
+    """ln(prior) per diagnosis, once per pack (the contribution table, itself per pack, is the key's anchor)."""
+    entry = _LOG_PRIORS.get(id(table))
+    if entry is None or entry[0] is not table:
+        entry = _LOG_PRIORS[id(table)] = (table, {d: math.log(info.prior) for d, info in pack.diagnoses.items()})
+    return entry[1]
