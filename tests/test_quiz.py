@@ -23,6 +23,7 @@ from ddx.quiz.grading import f1, grade, kendall_tau
 from ddx.quiz.items import all_items, engine_answer, items_for_case
 from ddx.quiz.model import Answers, ScriptItem
 from ddx.quiz.store import QuizStore
+from ddx.rulepack import RedFlagEffect
 from tests.conftest import CASES_DIR, REFERENCE_CASE, REPO
 from tests.conftest import run_ddx as ddx
 
@@ -145,7 +146,7 @@ def test_grading_the_worked_example_gives_the_json_contract() -> None:
 def interactive_lines(answers: Answers, case: Case, evaluator: Evaluator) -> str:
     """The same answers as someone would type them at the prompts."""
     findings = list(case.findings.known())
-    flags = [rule.id for rule in evaluator.pack.rules if rule.effects_of_red_flag()]
+    flags = [rule.id for rule in evaluator.pack.rules if rule.effects_of(RedFlagEffect)]
     lines = [
         " ".join(str(["avulsion", "myositis_ossificans", "sarcoma"].index(d) + 1) for d in answers.ranking),
         answers.impingement,

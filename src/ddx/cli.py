@@ -392,7 +392,7 @@ def rules_show(
 
     from ddx.api import evaluator_for
     from ddx.findings import suggest
-    from ddx.regress import case_paths, rule_coverage, run_regression
+    from ddx.regress import case_paths, cases_firing
     from ddx.render.rules import rule_markdown
 
     evaluator = evaluator_for(rules)
@@ -401,8 +401,7 @@ def rules_show(
         _fail(f"no rule '{rule_id}'{suggest(rule_id, pack.by_id)}; see 'ddx rules list'")
     fired_on = None
     if cases.exists():
-        run = run_regression(case_paths(cases), evaluator)
-        fired_on = rule_coverage(run, [rule_id])[rule_id]
+        fired_on = cases_firing(case_paths(cases), evaluator, rule_id)
     text = rule_markdown(pack, pack.by_id[rule_id], fired_on)
     console = Console(highlight=False)
     if console.is_terminal:

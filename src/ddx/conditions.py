@@ -19,6 +19,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ddx.findings import display_value
+
 Operator = Literal["==", "!=", "<", "<=", ">", ">=", "in"]
 OPERATORS: tuple[Operator, ...] = ("==", "!=", "<", "<=", ">", ">=", "in")
 ORDERING_OPERATORS: frozenset[str] = frozenset({"<", "<=", ">", ">="})
@@ -105,8 +107,6 @@ class Not(Condition):
 
 
 def _text(value: object) -> str:
-    from ddx.findings import display_value  # findings builds on pydantic; conditions need not load it first
-
     return display_value(value)
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import durable_rules_engine
@@ -173,9 +173,6 @@ class CompiledRuleset:
             raise EngineError(f"durable-rules failed while evaluating: {error}") from error
         finally:
             durable_rules_engine.delete_state(handle, _SESSION)
-
-    def evaluate_many(self, cases: Iterable[Mapping[str, Any]]) -> list[list[str]]:
-        return [self.evaluate(facts) for facts in cases]
 
     def close(self) -> None:
         handles, self._handles = getattr(self, "_handles", []), []

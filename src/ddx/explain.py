@@ -68,7 +68,7 @@ def explain(conclusion: Conclusion, pack: RulePack) -> Explanation:
     labels: dict[str, ConditionInfo] = {c.id: c for c in pack.info.conditions}
     explanation = Explanation(
         ranking=[_ranked_entry(pack, entry, facts) for entry in conclusion.ranking],
-        top_comparison=compare_top_two(conclusion.ranking),
+        top_comparison=compare_top_two(conclusion.ranking, pack),
         secondary=[
             SecondaryEntry(
                 condition=s.condition,
@@ -165,7 +165,6 @@ class _Parts:
     LIMIT = 20_000
 
     def __init__(self, pack: RulePack) -> None:
-        self.pack = pack
         self.items: dict[tuple[Any, ...], Any] = {}
         self.reads = {rule.id: tuple(sorted(rule.when.findings())) for rule in pack.rules}
 
@@ -179,19 +178,12 @@ class _Parts:
 
 
 _P = TypeVar("_P")
-_PARTS: dict[int, _Parts] = {}
-
-
-_LAST_PARTS: list[_Parts] = []
 
 
 def _parts(pack: RulePack) -> _Parts:
-    if _LAST_PARTS and _LAST_PARTS[0].pack is pack:  # the common case: one pack per process
-        return _LAST_PARTS[0]
-    parts = _PARTS.get(id(pack))
-    if parts is None or parts.pack is not pack:  # keyed by identity; the entry keeps the pack alive
-        parts = _PARTS[id(pack)] = _Parts(pack)
-    _LAST_PARTS[:] = [parts]
+    parts: _Parts | None = pack.derived.get("report parts")
+    if parts is None:
+        parts = pack.derived["report parts"] = _Parts(pack)
     return parts
 
 
@@ -298,24 +290,17 @@ def _margin_item(contribution: Contribution, *, sign: int) -> MarginItem:
     )
 
 
-_MARGIN_ITEMS: dict[tuple[int, str, int], tuple[Contribution, MarginItem]] = {}
-
-
-def _shared_margin_item(contribution: Contribution, sign: int) -> MarginItem:
-    key = (id(contribution.effect), contribution.rule.id, sign)
-    entry = _MARGIN_ITEMS.get(key)
-    if entry is None or entry[0].effect is not contribution.effect:
-        if len(_MARGIN_ITEMS) > _Parts.LIMIT:
-            _MARGIN_ITEMS.clear()
-        entry = _MARGIN_ITEMS[key] = (contribution, _margin_item(contribution, sign=sign))
-    return entry[1]
-
-
-def compare_top_two(ranking: tuple[RankedDiagnosis, ...]) -> TopComparison:
+def compare_top_two(ranking: tuple[RankedDiagnosis, ...], pack: RulePack) -> TopComparison:
     """Decompose ln(score₁/score₂) into the prior ratio and one term per rule."""
     first, second = ranking[0], ranking[1]
-    items = [_shared_margin_item(c, 1) for c in first.contributions]
-    items += [_shared_margin_item(c, -1) for c in second.contributions]
+    parts = _parts(pack)
+
+    def margin_item(contribution: Contribution, sign: int) -> MarginItem:
+        key = ("margin", contribution.rule.id, contribution.diagnosis, sign)
+        return parts.get(key, lambda: _margin_item(contribution, sign=sign))
+
+    items = [margin_item(c, 1) for c in first.contributions]
+    items += [margin_item(c, -1) for c in second.contributions]
     items.sort(key=lambda item: (-abs(item.log_contribution), item.rule))
     return TopComparison(
         first=first.diagnosis,

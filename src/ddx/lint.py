@@ -18,12 +18,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ddx.conditions import AllOf, AnyOf, Comparison, Condition, Not, comparisons
+from ddx.conditions import AllOf, AnyOf, Comparison, Condition, Not
 from ddx.counterfactuals import candidate_values
 from ddx.errors import DdxInputError
 from ddx.findings import FINDING_SPECS
 from ddx.oracle import fires
-from ddx.rulepack import DERIVED_SPECS, PACK_FILE, SOURCES_FILE, Rule, RulePack, load_rule_pack
+from ddx.rulepack import (
+    DERIVED_SPECS,
+    PACK_FILE,
+    SOURCES_FILE,
+    Rule,
+    RulePack,
+    load_rule_pack,
+    numeric_thresholds,
+)
 
 MAX_ASSIGNMENTS = 200_000  # a condition over more combinations than this is not searched exhaustively
 
@@ -106,10 +114,7 @@ def can_fire(rule: Rule) -> bool:
     """Whether some assignment of the findings the rule reads makes its condition true."""
     vocabulary = {**FINDING_SPECS, **DERIVED_SPECS}
     names = sorted(rule.when.findings())
-    thresholds: dict[str, list[float]] = {}
-    for comparison in comparisons(rule.when):
-        if isinstance(comparison.value, int | float) and not isinstance(comparison.value, bool):
-            thresholds.setdefault(comparison.finding, []).append(float(comparison.value))
+    thresholds = numeric_thresholds([rule])
     domains: list[list[Any]] = [candidate_values(vocabulary[n], thresholds.get(n, [])) or [None] for n in names]
     total = 1
     for domain in domains:

@@ -59,41 +59,45 @@ class RankedDiagnosis:
 
 
 def contributions_of(pack: RulePack, fired: Iterable[Rule]) -> list[Contribution]:
-    table = _contribution_table(pack)
+    table = _weights(pack).contributions
     return [c for rule in fired for c in table.get(rule.id, ())]
 
 
-_TABLES: dict[int, tuple[RulePack, dict[str, tuple[Contribution, ...]]]] = {}
+@dataclass(frozen=True)
+class _Weights:
+    """What ranking needs from a pack, computed once: each rule's contributions and ln(prior)."""
+
+    contributions: dict[str, tuple[Contribution, ...]]
+    log_priors: dict[DiagnosisId, float]
 
 
-def _contribution_table(pack: RulePack) -> dict[str, tuple[Contribution, ...]]:
-    """Each rule's contributions, computed once per pack (keyed by identity; the entry keeps it alive)."""
-    entry = _TABLES.get(id(pack))
-    if entry is None or entry[0] is not pack:
+def _weights(pack: RulePack) -> _Weights:
+    weights: _Weights | None = pack.derived.get("ranking")
+    if weights is None:
         table: dict[str, tuple[Contribution, ...]] = {}
         for rule in pack.rules:
-            contributions = []
-            for effect in rule.effects_of(DiagnosisEffect):
-                ratio = pack.likelihood_ratio(effect)
-                contributions.append(Contribution(rule, effect, ratio, math.log(ratio)))
+            ratios = [(effect, pack.likelihood_ratio(effect)) for effect in rule.effects_of(DiagnosisEffect)]
+            contributions = [Contribution(rule, effect, ratio, math.log(ratio)) for effect, ratio in ratios]
             if contributions:
                 table[rule.id] = tuple(contributions)
-        entry = _TABLES[id(pack)] = (pack, table)
-    return entry[1]
+        log_priors = {d: math.log(info.prior) for d, info in pack.diagnoses.items()}
+        weights = pack.derived["ranking"] = _Weights(table, log_priors)
+    return weights
 
 
 def rank(pack: RulePack, fired: Iterable[Rule]) -> tuple[RankedDiagnosis, ...]:
     """Rank the three diagnoses; ties break by the fixed order avulsion, myositis ossificans, sarcoma."""
-    table = _contribution_table(pack)
+    weights = _weights(pack)
+    table = weights.contributions
     by_diagnosis: dict[DiagnosisId, list[Contribution]] = {d: [] for d in DIAGNOSIS_IDS}
     for rule in fired:
         for contribution in table.get(rule.id, ()):
             by_diagnosis[contribution.diagnosis].append(contribution)
-    priors = _log_priors(pack, table)
+    priors = weights.log_priors
     scores = {d: priors[d] + math.fsum(c.log_likelihood_ratio for c in by_diagnosis[d]) for d in DIAGNOSIS_IDS}
     top_score = max(scores.values())
-    weights = {d: math.exp(s - top_score) for d, s in scores.items()}
-    total = sum(weights.values())
+    relative = {d: math.exp(s - top_score) for d, s in scores.items()}
+    total = sum(relative.values())
     order = sorted(DIAGNOSIS_IDS, key=lambda d: (-round(scores[d], _SCORE_DIGITS), DIAGNOSIS_IDS.index(d)))
     return tuple(
         RankedDiagnosis(
@@ -101,19 +105,8 @@ def rank(pack: RulePack, fired: Iterable[Rule]) -> tuple[RankedDiagnosis, ...]:
             rank=position,
             prior=pack.diagnoses[d].prior,
             score=scores[d],
-            probability=weights[d] / total,
+            probability=relative[d] / total,
             contributions=tuple(by_diagnosis[d]),
         )
         for position, d in enumerate(order, start=1)
     )
-
-
-_LOG_PRIORS: dict[int, tuple[dict[str, tuple[Contribution, ...]], dict[DiagnosisId, float]]] = {}
-
-
-def _log_priors(pack: RulePack, table: dict[str, tuple[Contribution, ...]]) -> dict[DiagnosisId, float]:
-    """ln(prior) per diagnosis, once per pack (the contribution table, itself per pack, is the key's anchor)."""
-    entry = _LOG_PRIORS.get(id(table))
-    if entry is None or entry[0] is not table:
-        entry = _LOG_PRIORS[id(table)] = (table, {d: math.log(info.prior) for d, info in pack.diagnoses.items()})
-    return entry[1]

@@ -88,6 +88,19 @@ def run_regression(paths: list[Path], evaluator: Evaluator) -> RegressionRun:
     return run
 
 
+def cases_firing(paths: list[Path], evaluator: Evaluator, rule_id: str) -> list[str]:
+    """Ids of the cases (that load) on which ``rule_id`` fires: conclusions only, no full reports."""
+    firing = []
+    for path in paths:
+        try:
+            case = load_case(path)
+        except DdxInputError:
+            continue
+        if any(rule.id == rule_id for rule in evaluator.conclude(case.findings).fired):
+            firing.append(case.id)
+    return firing
+
+
 def case_paths(target: Path) -> list[Path]:
     if target.is_file():
         return [target]

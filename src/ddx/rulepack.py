@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import math
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -174,20 +174,22 @@ _EFFECT_TAGS = ("diagnosis", "condition", "red_flag", "recommendation")
 
 
 def _effect_kind(value: Any) -> str | None:
-    instance_tags: dict[type, str] = {
-        DiagnosisEffect: "diagnosis",
-        ConditionEffect: "condition",
-        RedFlagEffect: "red_flag",
-        RecommendationEffect: "recommendation",
-    }
-    if type(value) in instance_tags:  # an effect built in Python, not read from a file
-        return instance_tags[type(value)]
+    tag = _INSTANCE_TAGS.get(type(value))  # an effect built in Python, not read from a file
+    if tag is not None:
+        return tag
     if isinstance(value, Mapping):
         for key in _EFFECT_TAGS:
             if key in value:
                 return key
     return None
 
+
+_INSTANCE_TAGS: dict[type, str] = {
+    DiagnosisEffect: "diagnosis",
+    ConditionEffect: "condition",
+    RedFlagEffect: "red_flag",
+    RecommendationEffect: "recommendation",
+}
 
 Effect = Annotated[
     Annotated[DiagnosisEffect, Tag("diagnosis")]
@@ -249,9 +251,6 @@ class Rule(_Frozen):
         """Management rules run after ranking, on findings plus the derived facts."""
         return "management" if isinstance(self.effects[0], RecommendationEffect) else "evidence"
 
-    def effects_of_red_flag(self) -> tuple[RedFlagEffect, ...]:
-        return self.effects_of(RedFlagEffect)
-
     def effects_of(self, kind: type[EffectT]) -> tuple[EffectT, ...]:
         found = self._effects_by_kind.get(kind)
         if found is None:
@@ -299,22 +298,18 @@ class RulePack(BaseModel):
     @cached_property
     def numeric_thresholds(self) -> dict[str, tuple[float, ...]]:
         """For each numeric finding, the values evidence rules compare it with."""
-        found: dict[str, set[float]] = {}
-        for rule in self.evidence_rules:
-            for comparison in comparisons(rule.when):
-                if isinstance(comparison.value, int | float) and not isinstance(comparison.value, bool):
-                    found.setdefault(comparison.finding, set()).add(float(comparison.value))
-        return {name: tuple(sorted(values)) for name, values in found.items()}
+        return numeric_thresholds(self.evidence_rules)
 
     @cached_property
     def all_numeric_thresholds(self) -> dict[str, tuple[float, ...]]:
         """Like :attr:`numeric_thresholds`, over every rule (red flags and advice included)."""
-        found: dict[str, set[float]] = {}
-        for rule in self.rules:
-            for comparison in comparisons(rule.when):
-                if isinstance(comparison.value, int | float) and not isinstance(comparison.value, bool):
-                    found.setdefault(comparison.finding, set()).add(float(comparison.value))
-        return {name: tuple(sorted(values)) for name, values in found.items()}
+        return numeric_thresholds(self.rules)
+
+    @cached_property
+    def derived(self) -> dict[str, Any]:
+        """A memo for what other modules derive from a pack once (ranking's weights, shared report parts):
+        the pack is immutable, so whatever is computed from it stays true for as long as it lives."""
+        return {}
 
     @cached_property
     def findings_read_for_ranking(self) -> frozenset[str]:
@@ -597,9 +592,11 @@ def _check_pack(
     return kept
 
 
-def referenced_findings(rule: Rule) -> list[str]:
-    """Findings a rule's condition mentions, in order of first mention."""
-    seen: dict[str, None] = {}
-    for comparison in comparisons(rule.when):
-        seen.setdefault(comparison.finding, None)
-    return list(seen)
+def numeric_thresholds(rules: Iterable[Rule]) -> dict[str, tuple[float, ...]]:
+    """For each numeric finding, the values these rules compare it with, sorted."""
+    found: dict[str, set[float]] = {}
+    for rule in rules:
+        for comparison in comparisons(rule.when):
+            if isinstance(comparison.value, int | float) and not isinstance(comparison.value, bool):
+                found.setdefault(comparison.finding, set()).add(float(comparison.value))
+    return {name: tuple(sorted(values)) for name, values in found.items()}

@@ -15,9 +15,6 @@ from typing import Any
 
 MAX_FILE_BYTES = 1_000_000
 MAX_NESTING_DEPTH = 32
-MAX_ALIASES = 0  # anchors and aliases have no use in ddx files and are how alias bombs start
-
-Location = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from ddx.case import DIAGNOSIS_IDS, Case
 from ddx.evaluate import Evaluator
+from ddx.findings import display_value
 from ddx.quiz.items import item_question, items_for_case
 from ddx.quiz.model import SCT_LABELS, SCT_SCALE, ScriptItem
-from ddx.render import format_value
 
 MOODLE_FRACTIONS = (
     100,
@@ -63,7 +63,7 @@ def moodle_fraction(credit: float) -> float:
 
 def _vignette_html(case: Case) -> str:
     findings = "".join(
-        f"<li>{html.escape(name)} = {html.escape(format_value(value))}</li>"
+        f"<li>{html.escape(name)} = {html.escape(display_value(value))}</li>"
         for name, value in case.findings.known().items()
     )
     description = f"<p>{html.escape(' '.join(case.description.split()))}</p>" if case.description else ""

@@ -35,7 +35,7 @@ from ddx.quiz.model import (
     ScriptItem,
     ScriptResult,
 )
-from ddx.rulepack import RulePack
+from ddx.rulepack import RedFlagEffect, RulePack
 
 MAXIMUM = {
     "ranking": 25.0,
@@ -111,7 +111,7 @@ def check_answers(answers: Answers, case: Case, items: list[ScriptItem], pack: R
             raise DdxInputError(
                 "that is your first choice; list findings against the other two", field=f"against.{diagnosis}"
             )
-    red_flag_rules = sorted(rule.id for rule in pack.rules if rule.effects_of_red_flag())
+    red_flag_rules = sorted(rule.id for rule in pack.rules if rule.effects_of(RedFlagEffect))
     for flag in answers.red_flags:
         if flag not in red_flag_rules:
             expected = ", ".join(red_flag_rules)

@@ -13,11 +13,12 @@ from typing import Any
 
 from ddx.case import DIAGNOSIS_IDS, Case
 from ddx.evaluate import Evaluator
+from ddx.findings import display_value
 from ddx.quiz.grading import grade
 from ddx.quiz.items import item_question, items_for_case, scale_text
 from ddx.quiz.model import Answers, Grade, ScriptItem
 from ddx.quiz.store import QuizStore
-from ddx.render import format_value
+from ddx.rulepack import RedFlagEffect
 
 IMPINGEMENT_WORDS = {
     "present": "present",
@@ -62,7 +63,7 @@ class QuizSession:
         self.answers: dict[str, Any] = answers if answers is not None else {}
         self.labels = {d: info.label for d, info in evaluator.pack.diagnoses.items()}
         self.findings = list(case.findings.known())
-        self.red_flag_rules = [rule for rule in evaluator.pack.rules if rule.effects_of_red_flag()]
+        self.red_flag_rules = [rule for rule in evaluator.pack.rules if rule.effects_of(RedFlagEffect)]
 
     # ---- what is shown ---------------------------------------------------------------------------------
 
@@ -72,7 +73,7 @@ class QuizSession:
             lines.append(" ".join(self.case.description.split()))
         lines.append("Findings:")
         lines += [
-            f"  {i}. {name} = {format_value(value)}"
+            f"  {i}. {name} = {display_value(value)}"
             for i, (name, value) in enumerate(self.case.findings.known().items(), start=1)
         ]
         return "\n".join(lines)

@@ -11,11 +11,8 @@ Format = Literal["text", "markdown", "json"]
 FORMATS: tuple[Format, ...] = ("text", "markdown", "json")
 
 
-format_value = display_value
-
-
 def format_findings(findings: dict[str, Any]) -> str:
-    return ", ".join(f"{name}={format_value(value)}" for name, value in findings.items())
+    return ", ".join(f"{name}={display_value(value)}" for name, value in findings.items())
 
 
 def source_numbers(report: Report) -> dict[str, int]:
