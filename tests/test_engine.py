@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ddx.conditions import AllOf, AnyOf, Comparison, Not
-from ddx.engine import CompiledRuleset, alternatives, compile_condition
+from ddx.engine import CompiledRuleset, EngineError, alternatives, compile_condition, groups
 from ddx.evaluate import Evaluator
 
 RULES = [
@@ -120,6 +122,33 @@ def test_the_shipped_evidence_rules_fit_one_shard(evaluator: Evaluator) -> None:
 
 def test_alternatives_count_the_disjunctive_normal_form() -> None:
     either = AnyOf((Comparison("site", "==", "buttock"), Comparison("site", "==", "other")))
-    both = AllOf((either, either))
+    sex = AnyOf((Comparison("sex", "==", "male"), Comparison("age_years", ">", 50)))
+    both = AllOf((either, sex))
     assert alternatives(compile_condition(both)) == 4
     assert alternatives(compile_condition(Comparison("site", "in", ("buttock", "other", "proximal_thigh")))) == 3
+
+
+def test_nested_groups_of_one_kind_compile_into_one() -> None:
+    nested = AllOf(
+        (
+            Comparison("site", "!=", "buttock"),
+            AllOf(
+                (
+                    Comparison("age_years", ">", 3),
+                    Not(AnyOf((Comparison("sex", "==", "male"), Comparison("site", "==", "other")))),
+                )
+            ),
+        )
+    )
+    assert groups(compile_condition(nested)) == 1
+    assert CompiledRuleset([("N-1", nested)]).evaluate(
+        {"site": "ischial_tuberosity", "age_years": 9, "sex": "female"}
+    ) == ["N-1"]
+
+
+def test_a_rule_beyond_durable_rules_group_limit_is_refused_by_name() -> None:
+    pairs = tuple(
+        AnyOf((Comparison("age_years", "==", i), Comparison("lesion_size_cm", "==", i + 1))) for i in range(16)
+    )
+    with pytest.raises(EngineError, match="rule TOO-BIG compiles into 17 and/or groups"):
+        CompiledRuleset([("TOO-BIG", AllOf(pairs))])

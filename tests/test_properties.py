@@ -17,7 +17,14 @@ from hypothesis import strategies as st
 from ddx.case import Case
 from ddx.conditions import AllOf, AnyOf, Comparison, Condition, Not
 from ddx.counterfactuals import candidate_values
-from ddx.engine import MAX_ALTERNATIVES_PER_SHARD, CompiledRuleset, alternatives, compile_condition
+from ddx.engine import (
+    MAX_ALTERNATIVES_PER_SHARD,
+    MAX_GROUPS_PER_RULE,
+    CompiledRuleset,
+    alternatives,
+    compile_condition,
+    groups,
+)
 from ddx.evaluate import Evaluator
 from ddx.explain import build_report
 from ddx.findings import FINDING_SPECS, Findings, FindingSpec
@@ -61,7 +68,9 @@ conditions: st.SearchStrategy[Condition] = st.recursive(
 def test_generated_rule_packs_fire_on_durable_rules_exactly_what_the_oracle_says(
     rules: list[Condition], cases: list[dict[str, Any]]
 ) -> None:
+    # Within the limits durable-rules has and CompiledRuleset enforces (tested in test_engine).
     assume(all(alternatives(compile_condition(c)) <= MAX_ALTERNATIVES_PER_SHARD for c in rules))
+    assume(all(groups(compile_condition(c)) <= MAX_GROUPS_PER_RULE for c in rules))
     named = [(f"GEN-{i:02d}", condition) for i, condition in enumerate(rules)]
     engine = CompiledRuleset(named)
     try:

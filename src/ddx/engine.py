@@ -14,6 +14,7 @@ What durable-rules 2.0.28 does, and how this module keeps the rest of ddx from s
   ``assert_fact`` / ``start_action_for_state`` / ``complete_and_start_action`` directly, about 2 µs;
 * rule names are taken from the definition's keys, so each compiled rule is named by its rule id;
 * a catch-all ``+m.sid`` condition hung the engine, so no compiled rule is ever unconditional;
+* a rule holds at most 15 and/or groups (error 113), so compiled groups are merged where the meaning allows;
 * the alpha network is walked with a 64-entry stack; overflowing it (error 303) corrupts the engine, so
   rules are sharded by how many alternatives they expand into (see ``MAX_ALTERNATIVES_PER_SHARD``);
 * comparisons on an absent attribute do not match, and each case gets its own session id whose
@@ -61,11 +62,8 @@ def _when(condition: Condition, *, negate: bool) -> dict[str, Any]:
     if isinstance(condition, Not):
         return _when(condition.part, negate=not negate)
     if isinstance(condition, AllOf | AnyOf):
-        parts = [_when(part, negate=negate) for part in condition.parts]
         conjunction = isinstance(condition, AllOf) != negate  # De Morgan
-        if len(parts) == 1:
-            return parts[0]
-        return {"$and" if conjunction else "$or": parts}
+        return _group("$and" if conjunction else "$or", [_when(part, negate=negate) for part in condition.parts])
     raise TypeError(f"not a condition: {condition!r}")
 
 
@@ -74,17 +72,40 @@ def _comparison(comparison: Comparison, *, negate: bool) -> dict[str, Any]:
     if comparison.op == "in":
         assert isinstance(value, tuple)
         options = [_comparison(Comparison(name, "==", option), negate=negate) for option in value]
-        if len(options) == 1:
-            return options[0]
-        return {"$and": options} if negate else {"$or": options}
+        return _group("$and" if negate else "$or", options)
     op = _NEGATED[comparison.op] if negate else comparison.op
     if op == "==":
         return {name: value}
     test = {_DURABLE_OPERATOR[op]: {name: value}}
     if op == "!=":
         # An unknown finding is not "different from v": require it to be present.
-        return {"$and": [{"$ex": {name: 1}}, test]}
+        return _group("$and", [{"$ex": {name: 1}}, test])
     return test
+
+
+# durable-rules keeps each rule's and/or structure in a sequence of at most 31 entries, two per $and or
+# $or (OP_AND/OP_OR … OP_END in rete.c's createAlpha; error 113 beyond). Groups are therefore kept as few
+# as the meaning allows: a group inside a group of the same kind is merged into it, a repeated part is
+# dropped, a group of one is its part.
+MAX_GROUPS_PER_RULE = 15
+
+
+def _group(kind: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
+    merged: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        for piece in part[kind] if set(part) == {kind} else [part]:
+            merged.setdefault(json.dumps(piece, sort_keys=True), piece)
+    pieces = list(merged.values())
+    return pieces[0] if len(pieces) == 1 else {kind: pieces}
+
+
+def groups(expression: Mapping[str, Any]) -> int:
+    """How many $and/$or groups a compiled expression holds (durable-rules allows 15 a rule)."""
+    count = 0
+    for key, value in expression.items():
+        if key in ("$and", "$or"):
+            count += 1 + sum(groups(part) for part in value)
+    return count
 
 
 # durable-rules walks its alpha network with a fixed stack of 64 nodes (MAX_STACK_SIZE in events.c) and
@@ -118,6 +139,11 @@ class CompiledRuleset:
         used = 0
         for rule_id, condition in rules:
             expression = compile_condition(condition)
+            if groups(expression) > MAX_GROUPS_PER_RULE:
+                raise EngineError(
+                    f"rule {rule_id} compiles into {groups(expression)} and/or groups; durable-rules holds at most "
+                    f"{MAX_GROUPS_PER_RULE} in one rule — split it into several rules"
+                )
             size = alternatives(expression)
             if size > MAX_ALTERNATIVES_PER_SHARD:
                 raise EngineError(

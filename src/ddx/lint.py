@@ -7,7 +7,8 @@ Checks, each reported as ``file:line: rule ID: problem``:
 * no rule can never fire (its condition is unsatisfiable over the findings' possible values);
 * no two rules have the same condition (one finding with two consequences is one rule with two effects);
 * each rule's examples do what they say, read by the plain-Python oracle;
-* every source in ``sources.yaml`` is cited somewhere.
+* every source in ``sources.yaml`` is cited somewhere;
+* each condition fits durable-rules' limits (and/or groups per rule, alternatives per shard).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from ddx.conditions import AllOf, AnyOf, Comparison, Condition, Not
 from ddx.counterfactuals import candidate_values
+from ddx.engine import MAX_ALTERNATIVES_PER_SHARD, MAX_GROUPS_PER_RULE, alternatives, compile_condition, groups
 from ddx.errors import DdxInputError
 from ddx.findings import FINDING_SPECS
 from ddx.oracle import fires
@@ -82,6 +84,7 @@ def lint_pack(pack: RulePack) -> list[LintProblem]:
         else:
             by_condition[key] = rule
         problems += _example_problems(rule)
+        problems += _engine_limit_problems(rule)
     problems += _unused_sources(pack)
     return problems
 
@@ -97,6 +100,18 @@ def _example_problems(rule: Rule) -> Iterator[LintProblem]:
     for index, example in enumerate(rule.examples.does_not_fire):
         if fires(rule.when, example):
             yield _problem(rule, f"examples.does_not_fire[{index}] fires: {example}")
+
+
+def _engine_limit_problems(rule: Rule) -> Iterator[LintProblem]:
+    expression = compile_condition(rule.when)
+    if groups(expression) > MAX_GROUPS_PER_RULE:
+        yield _problem(
+            rule, f"compiles into {groups(expression)} and/or groups; durable-rules holds {MAX_GROUPS_PER_RULE}"
+        )
+    if alternatives(expression) > MAX_ALTERNATIVES_PER_SHARD:
+        yield _problem(
+            rule, f"expands into {alternatives(expression)} alternatives; at most {MAX_ALTERNATIVES_PER_SHARD}"
+        )
 
 
 def _unused_sources(pack: RulePack) -> Iterator[LintProblem]:
