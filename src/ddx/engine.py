@@ -171,29 +171,28 @@ class CompiledRuleset:
 
     def evaluate(self, facts: Mapping[str, Any]) -> list[str]:
         """Ids of every rule whose condition holds for ``facts``, in rule-pack order."""
-        fired: list[str] = []
+        fact = _fact_json(facts)
+        fired: set[str] = set()
         for handle in self._handles:
-            self._evaluate_shard(handle, facts, fired)
-        order = self._order
-        return sorted((rule_id for rule_id in set(fired) if rule_id in order), key=order.__getitem__)
+            self._evaluate_shard(handle, fact, fired)
+        fired.discard(_SENTINEL_RULE)
+        return sorted(fired, key=self._order.__getitem__)
 
     @staticmethod
-    def _evaluate_shard(handle: int, facts: Mapping[str, Any], fired: list[str]) -> None:
+    def _evaluate_shard(handle: int, fact: str, fired: set[str]) -> None:
         # One case at a time: the session id can be the same for every case, since the session's state
         # is deleted before the next case is asserted (an Evaluator is not shared between threads).
         try:
-            status, state = durable_rules_engine.assert_fact(handle, _fact_json(facts))
+            status, state = durable_rules_engine.assert_fact(handle, fact)
             if status != _STATUS_HANDLED:
                 raise EngineError(f"durable-rules returned status {status} for a new fact")
             # The first action comes as (state, message); each next one as the message alone.
             first = durable_rules_engine.start_action_for_state(handle, state)
             if first:
-                name = _fired_rule_name
                 complete = durable_rules_engine.complete_and_start_action
-                fired.append(name(first[1]))
-                message = complete(handle, state)
+                message = first[1]
                 while message:
-                    fired.append(name(message))
+                    fired.add(_fired_rule_name(message))
                     message = complete(handle, state)
         except durable_rules_engine.error as error:
             raise EngineError(f"durable-rules failed while evaluating: {error}") from error

@@ -59,15 +59,19 @@ class Evaluator:
         self._management = CompiledRuleset([(r.id, r.when) for r in pack.management_rules])
         # The management stage is sent only what its rules read: a smaller fact is a faster assert.
         self._management_inputs = tuple(sorted({n for r in pack.management_rules for n in r.when.findings()}))
+        # What each rule contributes beyond ranking, looked up per fired rule rather than searched per case.
+        self._red_flags = {r.id: tuple((r, e) for e in r.effects_of(RedFlagEffect)) for r in pack.evidence_rules}
+        self._condition_effects = {
+            r.id: tuple((r, e) for e in r.effects_of(ConditionEffect)) for r in pack.evidence_rules
+        }
+        self._advice = {r.id: tuple((r, e) for e in r.effects_of(RecommendationEffect)) for r in pack.management_rules}
 
     def fire_evidence(self, facts: Mapping[str, Any]) -> tuple[Rule, ...]:
-        by_id = self.pack.by_id
-        return tuple(by_id[rule_id] for rule_id in self._evidence.evaluate(facts))
+        return tuple(map(self.pack.by_id.__getitem__, self._evidence.evaluate(facts)))
 
     def fire_management(self, facts: Mapping[str, Any]) -> tuple[Rule, ...]:
         """Management rules on findings plus derived facts (used by rule examples and the conclusion)."""
-        by_id = self.pack.by_id
-        return tuple(by_id[rule_id] for rule_id in self._management.evaluate(facts))
+        return tuple(map(self.pack.by_id.__getitem__, self._management.evaluate(facts)))
 
     def fire(self, rule: Rule, facts: Mapping[str, Any]) -> bool:
         """Whether ``rule`` fires on ``facts`` when evaluated with the rest of its stage on durable-rules."""
@@ -81,15 +85,16 @@ class Evaluator:
         facts = findings.known() if isinstance(findings, Findings) else dict(findings)
         fired = self.fire_evidence(facts)
         ranking = rank(self.pack, fired)
+        condition_effects = [pair for rule in fired for pair in self._condition_effects[rule.id]]
         secondary = tuple(
             SecondaryConclusion(
                 condition.id,
-                resolve_status(rules := self._condition_rules(fired, condition.id)),
+                resolve_status(rules := tuple(pair for pair in condition_effects if pair[1].condition == condition.id)),
                 rules,
             )
             for condition in self.pack.info.conditions
         )
-        red_flags = tuple((r, e) for r in fired for e in r.effects_of(RedFlagEffect))
+        red_flags = tuple(pair for rule in fired for pair in self._red_flags[rule.id])
         derived: dict[str, Any] = {
             "urgent_red_flag": any(effect.severity == "urgent" for _, effect in red_flags),
             **{s.condition: s.status for s in secondary},
@@ -99,24 +104,28 @@ class Evaluator:
             # the top diagnosis is then unknown to the management rules, and advice tied to it does not fire.
             derived["top_diagnosis"] = ranking[0].diagnosis
         all_facts = {**facts, **derived}
-        inputs = self._management_inputs
-        management = self.fire_management({name: all_facts[name] for name in inputs if name in all_facts})
-        advice = [(r, e) for r in management for e in r.effects_of(RecommendationEffect)]
-        advice.sort(key=lambda pair: (CATEGORY_ORDER.index(pair[1].category), pair[0].id))
-        recommendations = tuple(advice)
+        management = self.fire_management(
+            {name: all_facts[name] for name in self._management_inputs if name in all_facts}
+        )
+        advice = [pair for rule in management for pair in self._advice[rule.id]]
+        advice.sort(key=_advice_order)
         return Conclusion(
             facts=all_facts,
             fired=fired + management,
             ranking=ranking,
             secondary=secondary,
             red_flags=red_flags,
-            recommendations=recommendations,
+            recommendations=tuple(advice),
         )
-
-    @staticmethod
-    def _condition_rules(fired: tuple[Rule, ...], condition_id: str) -> tuple[tuple[Rule, ConditionEffect], ...]:
-        return tuple((r, e) for r in fired for e in r.effects_of(ConditionEffect) if e.condition == condition_id)
 
     def close(self) -> None:
         self._evidence.close()
         self._management.close()
+
+
+_CATEGORY_RANK = {category: position for position, category in enumerate(CATEGORY_ORDER)}
+
+
+def _advice_order(pair: tuple[Rule, RecommendationEffect]) -> tuple[int, str]:
+    """Advice by category in the pack's fixed order, then by rule id."""
+    return (_CATEGORY_RANK[pair[1].category], pair[0].id)

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from ddx.case import Case
 from ddx.counterfactuals import what_ifs
-from ddx.evaluate import Conclusion, Evaluator
+from ddx.evaluate import Conclusion, Evaluator, SecondaryConclusion
 from ddx.findings import Findings
 from ddx.oracle import witness
 from ddx.ranking import Contribution, RankedDiagnosis
@@ -64,27 +64,18 @@ class Explanation:
 
 
 def explain(conclusion: Conclusion, pack: RulePack) -> Explanation:
+    parts = _parts(pack)
     facts = conclusion.facts
-    labels: dict[str, ConditionInfo] = {c.id: c for c in pack.info.conditions}
     explanation = Explanation(
-        ranking=[_ranked_entry(pack, entry, facts) for entry in conclusion.ranking],
-        top_comparison=compare_top_two(conclusion.ranking, pack),
-        secondary=[
-            SecondaryEntry(
-                condition=s.condition,
-                label=labels[s.condition].label,
-                status=s.status,
-                codes=_codes(labels[s.condition].codes),
-                evidence=[_condition_evidence(pack, rule, effect, facts) for rule, effect in s.rules],
-            )
-            for s in conclusion.secondary
-        ],
-        red_flags=[_red_flag(pack, rule, effect, facts) for rule, effect in _urgent_first(conclusion.red_flags)],
-        recommendations=[_recommendation(pack, rule, effect, facts) for rule, effect in conclusion.recommendations],
+        ranking=[parts.ranked_entry(entry, facts) for entry in conclusion.ranking],
+        top_comparison=parts.top_comparison(conclusion.ranking),
+        secondary=[parts.secondary_entry(secondary, facts) for secondary in conclusion.secondary],
+        red_flags=[parts.red_flag(rule, effect, facts) for rule, effect in _urgent_first(conclusion.red_flags)],
+        recommendations=[parts.recommendation(rule, effect, facts) for rule, effect in conclusion.recommendations],
         fired_rules=[rule.id for rule in conclusion.fired],
         sources={},
     )
-    explanation.sources.update(_sources_in_citation_order(pack, explanation))
+    explanation.sources.update(parts.sources_in_citation_order(explanation))
     return explanation
 
 
@@ -109,17 +100,9 @@ def build_report(case: Case, evaluator: Evaluator) -> Report:
     )
 
 
-def _sources_in_citation_order(pack: RulePack, explanation: Explanation) -> dict[str, str]:
-    """Every cited source, numbered in reading order: red flags, evidence, secondary, recommendations."""
-    groups = itertools.chain(
-        (flag.source_keys for flag in explanation.red_flags),
-        (item.source_keys for entry in explanation.ranking for item in entry.evidence),
-        (item.source_keys for secondary in explanation.secondary for item in secondary.evidence),
-        (rec.source_keys for rec in explanation.recommendations),
-    )
-    ordered = tuple(dict.fromkeys(itertools.chain.from_iterable(groups)))
-    cited = _parts(pack).get(("sources", *ordered), lambda: {k: pack.citation_text((k,)) for k in ordered})
-    return dict(cited)
+def compare_top_two(ranking: tuple[RankedDiagnosis, ...], pack: RulePack) -> TopComparison:
+    """Decompose ln(score₁/score₂) into the prior ratio and one term per rule."""
+    return _parts(pack).top_comparison(ranking)
 
 
 def _urgent_first(flags: tuple[tuple[Rule, RedFlagEffect], ...]) -> list[tuple[Rule, RedFlagEffect]]:
@@ -130,185 +113,191 @@ def _codes(codes: Codes) -> CodeSet:
     return CodeSet(icd10=codes.icd10, icd10_system=codes.icd10_system, snomed_ct=codes.snomed_ct)
 
 
-def _shared_codes(pack: RulePack, owner: str, codes: Codes) -> CodeSet:
-    return _parts(pack).get(("codes", owner), lambda: _codes(codes))
-
-
-def _ranked_entry(pack: RulePack, entry: RankedDiagnosis, facts: Mapping[str, Any]) -> RankedEntry:
-    info = pack.diagnoses[entry.diagnosis]
-    return RankedEntry(
-        diagnosis=entry.diagnosis,
-        label=info.label,
-        rank=entry.rank,
-        probability=round(entry.probability, 6),
-        log_odds=round(entry.log_odds, 6),
-        prior=info.prior,
-        codes=_shared_codes(pack, info.id, info.codes),
-        evidence=[_evidence_item(pack, c, facts) for c in _strongest_first(entry.contributions)],
-    )
-
-
-def _strongest_first(contributions: tuple[Contribution, ...]) -> list[Contribution]:
-    return sorted(contributions, key=_DISPLAY_ORDER) if len(contributions) > 1 else list(contributions)
-
-
+_P = TypeVar("_P")
 _DISPLAY_ORDER = operator.attrgetter("display_order")
 
 
-class _Parts:
-    """Report parts that depend only on a rule and the findings that fired it, built once and shared.
+class _ReportParts:
+    """One pack's report parts, built once and shared by every explanation.
 
-    The parts are immutable, and a pipeline that explains thousands of cases builds the same few hundred
-    over and over; sharing them halved the cost of an explanation.
+    A part that depends only on a rule, which of its effects, and the values of the findings the rule
+    reads is immutable; a pipeline that explains thousands of cases builds the same few hundred over and
+    over, and sharing them halved the cost of an explanation. Per-pack constants (codes, labels, the
+    log ratio of two priors) are computed once here too.
     """
 
     LIMIT = 20_000
 
     def __init__(self, pack: RulePack) -> None:
-        self.items: dict[tuple[Any, ...], Any] = {}
-        self.reads = {rule.id: tuple(sorted(rule.when.findings())) for rule in pack.rules}
+        self.pack = pack
+        self._items: dict[tuple[Any, ...], Any] = {}
+        self._reads = {rule.id: tuple(sorted(rule.when.findings())) for rule in pack.rules}
+        self._codes: dict[str, CodeSet] = {d.id: _codes(d.codes) for d in pack.diagnoses.values()}
+        self._codes.update({c.id: _codes(c.codes) for c in pack.info.conditions})
+        self._conditions: dict[str, ConditionInfo] = {c.id: c for c in pack.info.conditions}
+        self._prior_log_ratios = {
+            (first, second): round(math.log(one.prior / other.prior), 6)
+            for first, one in pack.diagnoses.items()
+            for second, other in pack.diagnoses.items()
+        }
 
-    def get(self, key: tuple[Any, ...], build: Callable[[], _P]) -> _P:
-        item = self.items.get(key)
+    def _shared(self, key: tuple[Any, ...], build: Callable[[], _P]) -> _P:
+        item: _P | None = self._items.get(key)
         if item is None:
-            if len(self.items) > self.LIMIT:
-                self.items.clear()
-            item = self.items[key] = build()
+            if len(self._items) > self.LIMIT:
+                self._items.clear()
+            item = self._items[key] = build()
         return item
 
+    def _for_rule(
+        self, rule: Rule, effect_key: object, facts: Mapping[str, Any], build: Callable[[dict[str, Any]], _P]
+    ) -> _P:
+        """The part of one of ``rule``'s effects for these facts, built from the rule's witness once.
 
-_P = TypeVar("_P")
+        The key is what the part can depend on: the rule, which of its effects, and the values the rule
+        reads. Effects are keyed by identity: they live as long as the pack that owns this memo.
+        """
+        key = (rule.id, effect_key, *map(facts.get, self._reads[rule.id]))
+        return self._shared(key, lambda: build(witness(rule.when, facts)))
+
+    def ranked_entry(self, entry: RankedDiagnosis, facts: Mapping[str, Any]) -> RankedEntry:
+        info = self.pack.diagnoses[entry.diagnosis]
+        contributions = entry.contributions
+        if len(contributions) > 1:
+            contributions = tuple(sorted(contributions, key=_DISPLAY_ORDER))
+        return RankedEntry(
+            diagnosis=entry.diagnosis,
+            label=info.label,
+            rank=entry.rank,
+            probability=round(entry.probability, 6),
+            log_odds=round(entry.log_odds, 6),
+            prior=info.prior,
+            codes=self._codes[info.id],
+            evidence=[self.evidence_item(c, facts) for c in contributions],
+        )
+
+    def evidence_item(self, contribution: Contribution, facts: Mapping[str, Any]) -> EvidenceItem:
+        rule = contribution.rule
+        return self._for_rule(
+            rule,
+            contribution.diagnosis,
+            facts,
+            lambda found: EvidenceItem(
+                rule=rule.id,
+                title=rule.title,
+                direction=contribution.direction,
+                likelihood_ratio=round(contribution.likelihood_ratio, 6),
+                log_likelihood_ratio=round(contribution.log_likelihood_ratio, 6),
+                findings=found,
+                rationale=rule.rationale,
+                citation=self.pack.citation_text(rule.citations),
+                source_keys=list(rule.citations),
+            ),
+        )
+
+    def secondary_entry(self, secondary: SecondaryConclusion, facts: Mapping[str, Any]) -> SecondaryEntry:
+        info = self._conditions[secondary.condition]
+        return SecondaryEntry(
+            condition=secondary.condition,
+            label=info.label,
+            status=secondary.status,
+            codes=self._codes[info.id],
+            evidence=[self.condition_evidence(rule, effect, facts) for rule, effect in secondary.rules],
+        )
+
+    def condition_evidence(self, rule: Rule, effect: ConditionEffect, facts: Mapping[str, Any]) -> ConditionEvidence:
+        return self._for_rule(
+            rule,
+            id(effect),
+            facts,
+            lambda found: ConditionEvidence(
+                rule=rule.id,
+                title=rule.title,
+                status=effect.status,
+                findings=found,
+                rationale=rule.rationale,
+                citation=self.pack.citation_text(rule.citations),
+                source_keys=list(rule.citations),
+            ),
+        )
+
+    def red_flag(self, rule: Rule, effect: RedFlagEffect, facts: Mapping[str, Any]) -> RedFlag:
+        return self._for_rule(
+            rule,
+            id(effect),
+            facts,
+            lambda found: RedFlag(
+                rule=rule.id,
+                severity=effect.severity,
+                message=effect.red_flag,
+                findings=found,
+                citation=self.pack.citation_text(rule.citations),
+                source_keys=list(rule.citations),
+            ),
+        )
+
+    def recommendation(self, rule: Rule, effect: RecommendationEffect, facts: Mapping[str, Any]) -> Recommendation:
+        return self._for_rule(
+            rule,
+            id(effect),
+            facts,
+            lambda found: Recommendation(
+                rule=rule.id,
+                category=effect.category,
+                text=effect.recommendation,
+                findings=found,
+                citation=self.pack.citation_text(rule.citations),
+                source_keys=list(rule.citations),
+            ),
+        )
+
+    def margin_item(self, contribution: Contribution, sign: int) -> MarginItem:
+        return self._shared(
+            ("margin", contribution.rule.id, contribution.diagnosis, sign),
+            lambda: MarginItem(
+                rule=contribution.rule.id,
+                diagnosis=contribution.diagnosis,
+                direction="for" if contribution.likelihood_ratio > 1 else "against",
+                log_contribution=round(sign * contribution.log_likelihood_ratio, 6),
+            ),
+        )
+
+    def top_comparison(self, ranking: tuple[RankedDiagnosis, ...]) -> TopComparison:
+        first, second = ranking[0], ranking[1]
+        items = [self.margin_item(c, 1) for c in first.contributions]
+        items += [self.margin_item(c, -1) for c in second.contributions]
+        items.sort(key=_margin_order)
+        return TopComparison(
+            first=first.diagnosis,
+            second=second.diagnosis,
+            log_margin=round(first.score - second.score, 6),
+            prior_log_ratio=self._prior_log_ratios[first.diagnosis, second.diagnosis],
+            contributions=items,
+        )
+
+    def sources_in_citation_order(self, explanation: Explanation) -> dict[str, str]:
+        """Every cited source, numbered in reading order: red flags, evidence, secondary, recommendations."""
+        groups = itertools.chain(
+            (flag.source_keys for flag in explanation.red_flags),
+            (item.source_keys for entry in explanation.ranking for item in entry.evidence),
+            (item.source_keys for secondary in explanation.secondary for item in secondary.evidence),
+            (rec.source_keys for rec in explanation.recommendations),
+        )
+        ordered = tuple(dict.fromkeys(itertools.chain.from_iterable(groups)))
+        pack = self.pack
+        return dict(self._shared(("sources", *ordered), lambda: {k: pack.citation_text((k,)) for k in ordered}))
 
 
-def _parts(pack: RulePack) -> _Parts:
-    parts: _Parts | None = pack.derived.get("report parts")
+def _margin_order(item: MarginItem) -> tuple[float, str]:
+    """Largest share of the margin first; equal shares by rule id."""
+    return (-abs(item.log_contribution), item.rule)
+
+
+def _parts(pack: RulePack) -> _ReportParts:
+    parts: _ReportParts | None = pack.derived.get("report parts")
     if parts is None:
-        parts = pack.derived["report parts"] = _Parts(pack)
+        parts = pack.derived["report parts"] = _ReportParts(pack)
     return parts
-
-
-def _reads(parts: _Parts, rule: Rule, facts: Mapping[str, Any]) -> tuple[Any, ...]:
-    """The values of the findings a rule reads: all its report part can depend on."""
-    return tuple(map(facts.get, parts.reads[rule.id]))
-
-
-def _shared_part(
-    pack: RulePack, rule: Rule, effect_key: object, facts: Mapping[str, Any], build: Callable[[dict[str, Any]], _P]
-) -> _P:
-    """The report part of ``rule``'s effect for these facts, built from the rule's witness once and shared.
-
-    The key is what the part can depend on: the rule, which of its effects, and the values the rule reads.
-    """
-    parts = _parts(pack)
-    key = (rule.id, effect_key, *_reads(parts, rule, facts))
-    return parts.get(key, lambda: build(witness(rule.when, facts)))
-
-
-def _evidence_item(pack: RulePack, contribution: Contribution, facts: Mapping[str, Any]) -> EvidenceItem:
-    rule = contribution.rule
-    return _shared_part(
-        pack,
-        rule,
-        contribution.diagnosis,
-        facts,
-        lambda found: EvidenceItem(
-            rule=rule.id,
-            title=rule.title,
-            direction=contribution.direction,
-            likelihood_ratio=round(contribution.likelihood_ratio, 6),
-            log_likelihood_ratio=round(contribution.log_likelihood_ratio, 6),
-            findings=found,
-            rationale=rule.rationale,
-            citation=pack.citation_text(rule.citations),
-            source_keys=list(rule.citations),
-        ),
-    )
-
-
-def _condition_evidence(
-    pack: RulePack, rule: Rule, effect: ConditionEffect, facts: Mapping[str, Any]
-) -> ConditionEvidence:
-    return _shared_part(
-        pack,
-        rule,
-        effect,
-        facts,
-        lambda found: ConditionEvidence(
-            rule=rule.id,
-            title=rule.title,
-            status=effect.status,
-            findings=found,
-            rationale=rule.rationale,
-            citation=pack.citation_text(rule.citations),
-            source_keys=list(rule.citations),
-        ),
-    )
-
-
-def _red_flag(pack: RulePack, rule: Rule, effect: RedFlagEffect, facts: Mapping[str, Any]) -> RedFlag:
-    return _shared_part(
-        pack,
-        rule,
-        effect,
-        facts,
-        lambda found: RedFlag(
-            rule=rule.id,
-            severity=effect.severity,
-            message=effect.red_flag,
-            findings=found,
-            citation=pack.citation_text(rule.citations),
-            source_keys=list(rule.citations),
-        ),
-    )
-
-
-def _recommendation(
-    pack: RulePack, rule: Rule, effect: RecommendationEffect, facts: Mapping[str, Any]
-) -> Recommendation:
-    return _shared_part(
-        pack,
-        rule,
-        effect,
-        facts,
-        lambda found: Recommendation(
-            rule=rule.id,
-            category=effect.category,
-            text=effect.recommendation,
-            findings=found,
-            citation=pack.citation_text(rule.citations),
-            source_keys=list(rule.citations),
-        ),
-    )
-
-
-def _margin_item(contribution: Contribution, *, sign: int) -> MarginItem:
-    return MarginItem(
-        rule=contribution.rule.id,
-        diagnosis=contribution.diagnosis,
-        direction="for" if contribution.likelihood_ratio > 1 else "against",
-        log_contribution=round(sign * contribution.log_likelihood_ratio, 6),
-    )
-
-
-def compare_top_two(ranking: tuple[RankedDiagnosis, ...], pack: RulePack) -> TopComparison:
-    """Decompose ln(score₁/score₂) into the prior ratio and one term per rule."""
-    first, second = ranking[0], ranking[1]
-    parts = _parts(pack)
-
-    def margin_item(contribution: Contribution, sign: int) -> MarginItem:
-        key = ("margin", contribution.rule.id, contribution.diagnosis, sign)
-        return parts.get(key, lambda: _margin_item(contribution, sign=sign))
-
-    items = [margin_item(c, 1) for c in first.contributions]
-    items += [margin_item(c, -1) for c in second.contributions]
-    items.sort(key=lambda item: (-abs(item.log_contribution), item.rule))
-    return TopComparison(
-        first=first.diagnosis,
-        second=second.diagnosis,
-        log_margin=round(first.score - second.score, 6),
-        prior_log_ratio=round(math.log(first.prior / second.prior), 6),
-        contributions=items,
-    )
 
 
 def unknown_findings(findings: Findings, conclusion: Conclusion, evaluator: Evaluator) -> list[UnknownFinding]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from ddx.case import DIAGNOSIS_IDS, DiagnosisId
@@ -27,19 +27,16 @@ class Contribution:
     effect: DiagnosisEffect
     likelihood_ratio: float
     log_likelihood_ratio: float
+    # Read for every case that fires the rule, so stored rather than recomputed from the effect.
+    diagnosis: DiagnosisId = field(init=False)
+    direction: Literal["for", "against"] = field(init=False)
+    display_order: tuple[bool, float] = field(init=False)
+    """Evidence for before evidence against, strongest first."""
 
-    @property
-    def display_order(self) -> tuple[bool, float]:
-        """Evidence for before evidence against, strongest first."""
-        return (self.effect.direction != "for", -abs(self.log_likelihood_ratio))
-
-    @property
-    def diagnosis(self) -> DiagnosisId:
-        return self.effect.diagnosis
-
-    @property
-    def direction(self) -> Literal["for", "against"]:
-        return self.effect.direction
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "diagnosis", self.effect.diagnosis)
+        object.__setattr__(self, "direction", self.effect.direction)
+        object.__setattr__(self, "display_order", (self.effect.direction != "for", -abs(self.log_likelihood_ratio)))
 
 
 @dataclass(frozen=True)
@@ -58,16 +55,12 @@ class RankedDiagnosis:
         return math.log(p / (1 - p))
 
 
-def contributions_of(pack: RulePack, fired: Iterable[Rule]) -> list[Contribution]:
-    table = _weights(pack).contributions
-    return [c for rule in fired for c in table.get(rule.id, ())]
-
-
 @dataclass(frozen=True)
 class _Weights:
     """What ranking needs from a pack, computed once: each rule's contributions and ln(prior)."""
 
     contributions: dict[str, tuple[Contribution, ...]]
+    priors: dict[DiagnosisId, float]
     log_priors: dict[DiagnosisId, float]
 
 
@@ -80,8 +73,9 @@ def _weights(pack: RulePack) -> _Weights:
             contributions = [Contribution(rule, effect, ratio, math.log(ratio)) for effect, ratio in ratios]
             if contributions:
                 table[rule.id] = tuple(contributions)
-        log_priors = {d: math.log(info.prior) for d, info in pack.diagnoses.items()}
-        weights = pack.derived["ranking"] = _Weights(table, log_priors)
+        priors = {d: info.prior for d, info in pack.diagnoses.items()}
+        log_priors = {d: math.log(prior) for d, prior in priors.items()}
+        weights = pack.derived["ranking"] = _Weights(table, priors, log_priors)
     return weights
 
 
@@ -93,20 +87,15 @@ def rank(pack: RulePack, fired: Iterable[Rule]) -> tuple[RankedDiagnosis, ...]:
     for rule in fired:
         for contribution in table.get(rule.id, ()):
             by_diagnosis[contribution.diagnosis].append(contribution)
-    priors = weights.log_priors
-    scores = {d: priors[d] + math.fsum(c.log_likelihood_ratio for c in by_diagnosis[d]) for d in DIAGNOSIS_IDS}
+    log_priors = weights.log_priors
+    scores = {d: log_priors[d] + math.fsum([c.log_likelihood_ratio for c in cs]) for d, cs in by_diagnosis.items()}
     top_score = max(scores.values())
     relative = {d: math.exp(s - top_score) for d, s in scores.items()}
     total = sum(relative.values())
-    order = sorted(DIAGNOSIS_IDS, key=lambda d: (-round(scores[d], _SCORE_DIGITS), DIAGNOSIS_IDS.index(d)))
+    # The sort is stable, so diagnoses with equal scores keep the fixed order.
+    order = sorted(DIAGNOSIS_IDS, key=lambda d: -round(scores[d], _SCORE_DIGITS))
+    priors = weights.priors
     return tuple(
-        RankedDiagnosis(
-            diagnosis=d,
-            rank=position,
-            prior=pack.diagnoses[d].prior,
-            score=scores[d],
-            probability=relative[d] / total,
-            contributions=tuple(by_diagnosis[d]),
-        )
+        RankedDiagnosis(d, position, priors[d], scores[d], relative[d] / total, tuple(by_diagnosis[d]))
         for position, d in enumerate(order, start=1)
     )
