@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import durable_rules_engine
 import pytest
 
 from ddx.conditions import AllOf, AnyOf, Comparison, Not
@@ -68,7 +69,27 @@ def test_facts_do_not_leak_between_cases() -> None:
     assert engine.evaluate({"growth_on_followup": True}) == ["D-EITHER"]
 
 
-def test_thousands_of_sessions_on_one_compiled_ruleset_give_the_same_answer() -> None:
+def test_no_fact_stays_in_the_session_between_cases() -> None:
+    engine = CompiledRuleset(RULES)
+    engine.evaluate({"age_years": 14, "site": "ischial_tuberosity"})
+    assert [durable_rules_engine.get_facts(handle, "case") for handle in engine._handles] == ["[]"]
+
+
+def test_a_case_interrupted_midway_does_not_reach_the_next_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = CompiledRuleset(RULES)
+    complete = durable_rules_engine.complete_and_start_action
+
+    def interrupted(_handle: int, _state: int) -> str:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(durable_rules_engine, "complete_and_start_action", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        engine.evaluate({"age_years": 14, "site": "ischial_tuberosity"})
+    monkeypatch.setattr(durable_rules_engine, "complete_and_start_action", complete)
+    assert engine.evaluate({"growth_on_followup": True}) == ["D-EITHER"]
+
+
+def test_thousands_of_cases_on_one_compiled_ruleset_give_the_same_answer() -> None:
     engine = CompiledRuleset(RULES)
     answers = {tuple(engine.evaluate({"age_years": 14, "bone_destruction": True})) for _ in range(2000)}
     assert answers == {("A-YOUNG", "D-EITHER")}

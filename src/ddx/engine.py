@@ -7,8 +7,8 @@ What durable-rules 2.0.28 does, and how this module keeps the rest of ddx from s
   ``MessageNotHandledException``), and — measured here — deleting that session's state afterwards
   corrupts the heap (``free(): invalid pointer`` or a segfault, depending on what else the process has
   allocated), while *not* deleting it leaks until ``MemoryError``. So every compiled ruleset carries a
-  sentinel rule that matches every case fact: the engine always takes the handled path, the session is
-  always deleted, and "nothing fired" is simply an empty list;
+  sentinel rule that matches every case fact: the engine always takes the handled path, and "nothing
+  fired" is simply an empty list;
 * the stock Python host dispatches through ``threading.Timer`` loops and closures (about 19 µs a fired
   rule, and action functions with two parameters become asynchronous); we call the C engine's
   ``assert_fact`` / ``start_action_for_state`` / ``complete_and_start_action`` directly, about 2 µs;
@@ -17,8 +17,11 @@ What durable-rules 2.0.28 does, and how this module keeps the rest of ddx from s
 * a rule holds at most 15 and/or groups (error 113), so compiled groups are merged where the meaning allows;
 * the alpha network is walked with a 64-entry stack; overflowing it (error 303) corrupts the engine, so
   rules are sharded by how many alternatives they expand into (see ``MAX_ALTERNATIVES_PER_SHARD``);
-* comparisons on an absent attribute do not match, and each case gets its own session id whose
-  state is deleted afterwards, so no fact leaks from one case into the next.
+* comparisons on an absent attribute do not match;
+* creating a session zeroes two 512-entry indexes for every rule (``createStateNode`` in state.c), which
+  cost more than matching the case: so each shard keeps one session for every case, and each case's fact
+  is retracted once its actions are taken. If anything interrupts a case, the session is deleted instead,
+  so the next case always starts from an empty session and no fact leaks from one case into the next.
 
 Conditions are compiled under three-valued logic: ``not`` is pushed down to the comparisons (De
 Morgan), and a negated comparison also requires the finding to exist, so a rule fires only when its
@@ -130,7 +133,7 @@ def alternatives(expression: Mapping[str, Any]) -> int:
 
 
 class CompiledRuleset:
-    """Rules compiled once into durable-rules rulesets (shards), evaluated one session per case and shard."""
+    """Rules compiled once into durable-rules rulesets (shards), each evaluating one case at a time."""
 
     def __init__(self, rules: Sequence[tuple[str, Condition]]) -> None:
         self.rule_ids: tuple[str, ...] = tuple(rule_id for rule_id, _ in rules)
@@ -180,8 +183,8 @@ class CompiledRuleset:
 
     @staticmethod
     def _evaluate_shard(handle: int, fact: str, fired: set[str]) -> None:
-        # One case at a time: the session id can be the same for every case, since the session's state
-        # is deleted before the next case is asserted (an Evaluator is not shared between threads).
+        # One case at a time in the shard's one session (an Evaluator is not shared between threads).
+        retracted = False
         try:
             status, state = durable_rules_engine.assert_fact(handle, fact)
             if status != _STATUS_HANDLED:
@@ -194,10 +197,15 @@ class CompiledRuleset:
                 while message:
                     fired.add(_fired_rule_name(message))
                     message = complete(handle, state)
+            status, _ = durable_rules_engine.retract_fact(handle, _RETRACT_JSON)
+            if status != _STATUS_HANDLED:
+                raise EngineError(f"durable-rules returned status {status} retracting a case")
+            retracted = True
         except durable_rules_engine.error as error:
             raise EngineError(f"durable-rules failed while evaluating: {error}") from error
         finally:
-            durable_rules_engine.delete_state(handle, _SESSION)
+            if not retracted:  # an error or an interrupt: the next case must not meet this one's fact
+                durable_rules_engine.delete_state(handle, _SESSION)
 
     def close(self) -> None:
         handles, self._handles = getattr(self, "_handles", []), []
@@ -221,13 +229,15 @@ def _fired_rule_name(message: str) -> str:
 
 
 _SESSION = "case"
-_FACT_TAIL = f',"{_SENTINEL_KEY}":1,"sid":"{_SESSION}"}}'
+_FACT_ID = "case-findings"
+_FACT_TAIL = f',"{_SENTINEL_KEY}":1,"id":"{_FACT_ID}","sid":"{_SESSION}"}}'
+_RETRACT_JSON = f'{{"id":"{_FACT_ID}","sid":"{_SESSION}"}}'
 
 
 def _fact_json(facts: Mapping[str, Any]) -> str:
-    """The case as one durable-rules fact: its findings, the sentinel key and the session id.
+    """The case as one durable-rules fact: its findings, the sentinel key, a fixed fact id and the session id.
 
-    Keys are ddx finding names and never collide with ``sid`` or the sentinel key. orjson because the
+    Keys are ddx finding names and never collide with ``sid``, ``id`` or the sentinel key. orjson because the
     standard encoder took longer than the engine's own parse of the result.
     """
     body = orjson.dumps(facts).decode()
