@@ -7,6 +7,8 @@ Every error is one line on standard error, ``ddx: error: <file>:<line>: <field>:
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 import sys
 from pathlib import Path
@@ -25,6 +27,12 @@ app = typer.Typer(
 )
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR = 0, 1, 2, 3
+
+# Interpreter shutdown runs the cycle collector over every object the imports made (pydantic's schemas,
+# typer, rich) only to find what exit frees anyway: ~40 ms of a ~230 ms `ddx assess`, measured. Freezing
+# them at exit (atexit runs before modules are torn down) skips that walk; other exit handlers and file
+# flushing are unaffected.
+atexit.register(gc.freeze)
 
 RulesOption = Annotated[
     Path | None,
