@@ -66,17 +66,26 @@ class Explanation:
 def explain(conclusion: Conclusion, pack: RulePack) -> Explanation:
     parts = _parts(pack)
     facts = conclusion.facts
-    explanation = Explanation(
-        ranking=[parts.ranked_entry(entry, facts) for entry in conclusion.ranking],
-        top_comparison=parts.top_comparison(conclusion.ranking),
-        secondary=[parts.secondary_entry(secondary, facts) for secondary in conclusion.secondary],
-        red_flags=[parts.red_flag(rule, effect, facts) for rule, effect in _urgent_first(conclusion.red_flags)],
-        recommendations=[parts.recommendation(rule, effect, facts) for rule, effect in conclusion.recommendations],
-        fired_rules=[rule.id for rule in conclusion.fired],
-        sources={},
+    ranking = [parts.ranked_entry(entry, facts) for entry in conclusion.ranking]
+    secondary = [parts.secondary_entry(secondary, facts) for secondary in conclusion.secondary]
+    red_flags = [parts.red_flag(rule, effect, facts) for rule, effect in _urgent_first(conclusion.red_flags)]
+    recommendations = [parts.recommendation(rule, effect, facts) for rule, effect in conclusion.recommendations]
+    # Sources are numbered in reading order: red flags, evidence, secondary, recommendations.
+    citing_rules = (
+        *[flag.rule for flag in red_flags],
+        *[item.rule for entry in ranking for item in entry.evidence],
+        *[item.rule for entry in secondary for item in entry.evidence],
+        *[recommendation.rule for recommendation in recommendations],
     )
-    explanation.sources.update(parts.sources_in_citation_order(explanation))
-    return explanation
+    return Explanation(
+        ranking=ranking,
+        top_comparison=parts.top_comparison(conclusion.ranking),
+        secondary=secondary,
+        red_flags=red_flags,
+        recommendations=recommendations,
+        fired_rules=[rule.id for rule in conclusion.fired],
+        sources=parts.sources_cited_by(citing_rules),
+    )
 
 
 def build_report(case: Case, evaluator: Evaluator) -> Report:
@@ -134,20 +143,15 @@ class _ReportParts:
         self._reads = {rule.id: tuple(sorted(rule.when.findings())) for rule in pack.rules}
         self._codes: dict[str, CodeSet] = {d.id: _codes(d.codes) for d in pack.diagnoses.values()}
         self._codes.update({c.id: _codes(c.codes) for c in pack.info.conditions})
+        self._margins: dict[tuple[str, str], tuple[MarginItem, MarginItem]] = {}
+        self._citations = {rule.id: rule.citations for rule in pack.rules}
+        self._source_texts = {key: pack.citation_text((key,)) for key in pack.sources}
         self._conditions: dict[str, ConditionInfo] = {c.id: c for c in pack.info.conditions}
         self._prior_log_ratios = {
             (first, second): round(math.log(one.prior / other.prior), 6)
             for first, one in pack.diagnoses.items()
             for second, other in pack.diagnoses.items()
         }
-
-    def _shared(self, key: tuple[Any, ...], build: Callable[[], _P]) -> _P:
-        item: _P | None = self._items.get(key)
-        if item is None:
-            if len(self._items) > self.LIMIT:
-                self._items.clear()
-            item = self._items[key] = build()
-        return item
 
     def _for_rule(
         self, rule: Rule, effect_key: object, facts: Mapping[str, Any], build: Callable[[dict[str, Any]], _P]
@@ -158,7 +162,12 @@ class _ReportParts:
         reads. Effects are keyed by identity: they live as long as the pack that owns this memo.
         """
         key = (rule.id, effect_key, *map(facts.get, self._reads[rule.id]))
-        return self._shared(key, lambda: build(witness(rule.when, facts)))
+        part: _P | None = self._items.get(key)
+        if part is None:
+            if len(self._items) > self.LIMIT:
+                self._items.clear()
+            part = self._items[key] = build(witness(rule.when, facts))
+        return part
 
     def ranked_entry(self, entry: RankedDiagnosis, facts: Mapping[str, Any]) -> RankedEntry:
         info = self.pack.diagnoses[entry.diagnosis]
@@ -251,21 +260,20 @@ class _ReportParts:
             ),
         )
 
-    def margin_item(self, contribution: Contribution, sign: int) -> MarginItem:
-        return self._shared(
-            ("margin", contribution.rule.id, contribution.diagnosis, sign),
-            lambda: MarginItem(
-                rule=contribution.rule.id,
-                diagnosis=contribution.diagnosis,
-                direction="for" if contribution.likelihood_ratio > 1 else "against",
-                log_contribution=round(sign * contribution.log_likelihood_ratio, 6),
-            ),
-        )
+    def _margin_items(self, contribution: Contribution) -> tuple[MarginItem, MarginItem]:
+        """The contribution's share of ln(first/second) when its diagnosis is first, and when second."""
+        items = self._margins.get((contribution.rule.id, contribution.diagnosis))
+        if items is None:
+            items = self._margins[contribution.rule.id, contribution.diagnosis] = (
+                _margin_item(contribution, sign=1),
+                _margin_item(contribution, sign=-1),
+            )
+        return items
 
     def top_comparison(self, ranking: tuple[RankedDiagnosis, ...]) -> TopComparison:
         first, second = ranking[0], ranking[1]
-        items = [self.margin_item(c, 1) for c in first.contributions]
-        items += [self.margin_item(c, -1) for c in second.contributions]
+        items = [self._margin_items(c)[0] for c in first.contributions]
+        items += [self._margin_items(c)[1] for c in second.contributions]
         items.sort(key=_margin_order)
         return TopComparison(
             first=first.diagnosis,
@@ -275,17 +283,20 @@ class _ReportParts:
             contributions=items,
         )
 
-    def sources_in_citation_order(self, explanation: Explanation) -> dict[str, str]:
-        """Every cited source, numbered in reading order: red flags, evidence, secondary, recommendations."""
-        groups = itertools.chain(
-            (flag.source_keys for flag in explanation.red_flags),
-            (item.source_keys for entry in explanation.ranking for item in entry.evidence),
-            (item.source_keys for secondary in explanation.secondary for item in secondary.evidence),
-            (rec.source_keys for rec in explanation.recommendations),
-        )
-        ordered = tuple(dict.fromkeys(itertools.chain.from_iterable(groups)))
-        pack = self.pack
-        return dict(self._shared(("sources", *ordered), lambda: {k: pack.citation_text((k,)) for k in ordered}))
+    def sources_cited_by(self, rule_ids: tuple[str, ...]) -> dict[str, str]:
+        """Every source the rules cite, by key, in order of first citation."""
+        citations, texts = self._citations, self._source_texts
+        keys = dict.fromkeys(itertools.chain.from_iterable(map(citations.__getitem__, rule_ids)))
+        return {key: texts[key] for key in keys}
+
+
+def _margin_item(contribution: Contribution, *, sign: int) -> MarginItem:
+    return MarginItem(
+        rule=contribution.rule.id,
+        diagnosis=contribution.diagnosis,
+        direction="for" if contribution.likelihood_ratio > 1 else "against",
+        log_contribution=round(sign * contribution.log_likelihood_ratio, 6),
+    )
 
 
 def _margin_order(item: MarginItem) -> tuple[float, str]:
