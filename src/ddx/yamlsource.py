@@ -11,7 +11,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ruamel.yaml.composer import Composer
 
 MAX_FILE_BYTES = 1_000_000
 MAX_NESTING_DEPTH = 32
@@ -193,10 +196,9 @@ def _parse_yaml(text: str, source: str) -> Any:
 
     from ddx.errors import DdxInputError
 
-    if "&" in text or "*" in text or "!" in text:
-        _reject_aliases_and_tags(text, source)
     yaml = YAML(typ="rt", pure=True)
     yaml.allow_duplicate_keys = False
+    yaml.Composer = _plain_composer(source)
     try:
         return yaml.load(text)
     except MarkedYAMLError as error:
@@ -222,33 +224,35 @@ def _duplicate_key_name(message: str) -> str:
     return ""
 
 
-def _reject_aliases_and_tags(text: str, source: str) -> None:
-    """Refuse anchors/aliases before they are expanded (the 'billion laughs' defence) and explicit tags
-    (``!!python/...`` or ``!custom``), which ddx files never need and which would otherwise arrive as
-    data that only looks like a plain mapping."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
+def _plain_composer(source: str) -> type[Composer]:
+    """A ruamel composer that refuses anchors, aliases and explicit tags as it meets them, in the one parse.
+
+    Anchors and aliases are refused before they are expanded (the 'billion laughs' defence); explicit tags
+    (``!!python/...`` or ``!custom``) because ddx files never need them and they would otherwise arrive as
+    data that only looks like a plain mapping. A syntax error earlier in the file is reported first, by
+    the parser, with its line.
+    """
+    from ruamel.yaml.composer import Composer  # at run time only when parsing: ruamel is slow to import
     from ruamel.yaml.events import AliasEvent
 
     from ddx.errors import DdxInputError
 
-    try:
-        for event in YAML(typ="safe", pure=True).parse(text):
-            anchor = getattr(event, "anchor", None)
+    class PlainComposer(Composer):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            event = self.parser.peek_event()
             line = event.start_mark.line + 1 if event.start_mark is not None else None
-            if isinstance(event, AliasEvent) or anchor:
+            if isinstance(event, AliasEvent) or getattr(event, "anchor", None):
                 raise DdxInputError("YAML anchors and aliases are not allowed in ddx files", source=source, line=line)
             tag = getattr(event, "tag", None)
             implicit = getattr(event, "implicit", True)
             implied = any(implicit) if isinstance(implicit, tuple) else bool(implicit)
             if tag is not None and not implied:
                 raise DdxInputError(
-                    f"YAML tags ({tag}) are not allowed in ddx files; write plain values",
-                    source=source,
-                    line=line,
+                    f"YAML tags ({tag}) are not allowed in ddx files; write plain values", source=source, line=line
                 )
-    except YAMLError:
-        return  # the real parse reports the syntax error with its line
+            return super().compose_node(parent, index)
+
+    return PlainComposer
 
 
 def _check_depth(raw: Any, source: str) -> None:
