@@ -44,6 +44,17 @@ def run_ddx(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> s
     )
 
 
+def spawn_ddx(*args: str) -> subprocess.Popen[str]:
+    """``ddx ARGS`` started in a fresh process with pipes, for tests that answer it and interrupt it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "ddx.cli", *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 @pytest.fixture
 def write(tmp_path: Path) -> Callable[[str, str], Path]:
     """Write a file under tmp_path and return its path."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +16,7 @@ from ddx.case import load_case
 from ddx.evaluate import Evaluator
 from ddx.findings import FINDING_SPECS, AnswerError, parse_answer
 from ddx.interview import Draft, Interview, load_draft, question_prompt, rank_questions, run_interview
-from tests.conftest import REFERENCE_CASE
+from tests.conftest import REFERENCE_CASE, spawn_ddx
 from tests.conftest import run_ddx as ddx
 
 REFERENCE = load_case(REFERENCE_CASE).findings.known()
@@ -174,13 +173,7 @@ def test_piped_answers_give_a_report_and_a_case_file_that_reproduces_it(tmp_path
 
 
 def start_interview(out: Path, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "ddx.cli", "new", "--out", str(out), "--order", "fixed", *extra],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return spawn_ddx("new", "--out", str(out), "--order", "fixed", *extra)
 
 
 def wait_for_draft(draft: Path, answered: int) -> None:

@@ -24,7 +24,7 @@ from ddx.quiz.items import all_items, engine_answer, items_for_case
 from ddx.quiz.model import Answers, ScriptItem
 from ddx.quiz.store import QuizStore
 from ddx.rulepack import RedFlagEffect
-from tests.conftest import CASES_DIR, REFERENCE_CASE, REPO
+from tests.conftest import CASES_DIR, REFERENCE_CASE, REPO, spawn_ddx
 from tests.conftest import run_ddx as ddx
 
 EXAMPLE = REPO / "examples" / "quiz-answers-reference.yaml"
@@ -185,25 +185,8 @@ def test_the_interactive_quiz_and_grading_a_file_give_the_same_score(evaluator: 
 
 
 def start_quiz(db: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ddx.cli",
-            "quiz",
-            "--case",
-            "reference-eurorad-14910",
-            "--student",
-            "kim",
-            "--db",
-            str(db),
-            "--cases",
-            str(CASES_DIR),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    return spawn_ddx(
+        "quiz", "--case", "reference-eurorad-14910", "--student", "kim", "--db", str(db), "--cases", str(CASES_DIR)
     )
 
 
