@@ -169,6 +169,15 @@ class _ReportParts:
             part = self._items[key] = build(witness(rule.when, facts))
         return part
 
+    def _attribution(self, rule: Rule, found: dict[str, Any]) -> dict[str, Any]:
+        """What every part a rule makes carries: the rule, the findings that made it fire, its sources."""
+        return {
+            "rule": rule.id,
+            "findings": found,
+            "citation": self.pack.citation_text(rule.citations),
+            "source_keys": list(rule.citations),
+        }
+
     def ranked_entry(self, entry: RankedDiagnosis, facts: Mapping[str, Any]) -> RankedEntry:
         info = self.pack.diagnoses[entry.diagnosis]
         contributions = entry.contributions
@@ -192,15 +201,12 @@ class _ReportParts:
             contribution.diagnosis,
             facts,
             lambda found: EvidenceItem(
-                rule=rule.id,
+                **self._attribution(rule, found),
                 title=rule.title,
                 direction=contribution.direction,
                 likelihood_ratio=round(contribution.likelihood_ratio, 6),
                 log_likelihood_ratio=round(contribution.log_likelihood_ratio, 6),
-                findings=found,
                 rationale=rule.rationale,
-                citation=self.pack.citation_text(rule.citations),
-                source_keys=list(rule.citations),
             ),
         )
 
@@ -220,13 +226,10 @@ class _ReportParts:
             id(effect),
             facts,
             lambda found: ConditionEvidence(
-                rule=rule.id,
+                **self._attribution(rule, found),
                 title=rule.title,
                 status=effect.status,
-                findings=found,
                 rationale=rule.rationale,
-                citation=self.pack.citation_text(rule.citations),
-                source_keys=list(rule.citations),
             ),
         )
 
@@ -236,12 +239,9 @@ class _ReportParts:
             id(effect),
             facts,
             lambda found: RedFlag(
-                rule=rule.id,
+                **self._attribution(rule, found),
                 severity=effect.severity,
                 message=effect.red_flag,
-                findings=found,
-                citation=self.pack.citation_text(rule.citations),
-                source_keys=list(rule.citations),
             ),
         )
 
@@ -251,12 +251,9 @@ class _ReportParts:
             id(effect),
             facts,
             lambda found: Recommendation(
-                rule=rule.id,
+                **self._attribution(rule, found),
                 category=effect.category,
                 text=effect.recommendation,
-                findings=found,
-                citation=self.pack.citation_text(rule.citations),
-                source_keys=list(rule.citations),
             ),
         )
 
