@@ -8,14 +8,22 @@ Python knowing what the advice is.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from ddx.engine import CompiledRuleset
 from ddx.findings import Findings
 from ddx.ranking import RankedDiagnosis, rank
-from ddx.rulepack import CATEGORY_ORDER, ConditionEffect, RecommendationEffect, RedFlagEffect, Rule, RulePack
+from ddx.rulepack import (
+    CATEGORY_ORDER,
+    ConditionEffect,
+    EffectT,
+    RecommendationEffect,
+    RedFlagEffect,
+    Rule,
+    RulePack,
+)
 
 ConditionStatus = Literal["present", "absent", "indeterminate"]
 _TIE = 1e-9
@@ -60,11 +68,9 @@ class Evaluator:
         # The management stage is sent only what its rules read: a smaller fact is a faster assert.
         self._management_inputs = tuple(sorted({n for r in pack.management_rules for n in r.when.findings()}))
         # What each rule contributes beyond ranking, looked up per fired rule rather than searched per case.
-        self._red_flags = {r.id: tuple((r, e) for e in r.effects_of(RedFlagEffect)) for r in pack.evidence_rules}
-        self._condition_effects = {
-            r.id: tuple((r, e) for e in r.effects_of(ConditionEffect)) for r in pack.evidence_rules
-        }
-        self._advice = {r.id: tuple((r, e) for e in r.effects_of(RecommendationEffect)) for r in pack.management_rules}
+        self._red_flags = _effects_by_rule(pack.evidence_rules, RedFlagEffect)
+        self._condition_effects = _effects_by_rule(pack.evidence_rules, ConditionEffect)
+        self._advice = _effects_by_rule(pack.management_rules, RecommendationEffect)
 
     def fire_evidence(self, facts: Mapping[str, Any]) -> tuple[Rule, ...]:
         return tuple(map(self.pack.by_id.__getitem__, self._evidence.evaluate(facts)))
@@ -121,6 +127,11 @@ class Evaluator:
     def close(self) -> None:
         self._evidence.close()
         self._management.close()
+
+
+def _effects_by_rule(rules: Iterable[Rule], kind: type[EffectT]) -> dict[str, tuple[tuple[Rule, EffectT], ...]]:
+    """Each rule's effects of one kind, paired with the rule, by rule id."""
+    return {rule.id: tuple((rule, effect) for effect in rule.effects_of(kind)) for rule in rules}
 
 
 _CATEGORY_RANK = {category: position for position, category in enumerate(CATEGORY_ORDER)}
