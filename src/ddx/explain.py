@@ -109,11 +109,6 @@ def build_report(case: Case, evaluator: Evaluator) -> Report:
     )
 
 
-def compare_top_two(ranking: tuple[RankedDiagnosis, ...], pack: RulePack) -> TopComparison:
-    """Decompose ln(score₁/score₂) into the prior ratio and one term per rule."""
-    return _parts(pack).top_comparison(ranking)
-
-
 def _urgent_first(flags: tuple[tuple[Rule, RedFlagEffect], ...]) -> list[tuple[Rule, RedFlagEffect]]:
     return sorted(flags, key=lambda flag: 0 if flag[1].severity == "urgent" else 1)
 
@@ -268,6 +263,7 @@ class _ReportParts:
         return items
 
     def top_comparison(self, ranking: tuple[RankedDiagnosis, ...]) -> TopComparison:
+        """Decompose ln(score₁/score₂) into the prior ratio and one term per rule."""
         first, second = ranking[0], ranking[1]
         items = [self._margin_items(c)[0] for c in first.contributions]
         items += [self._margin_items(c)[1] for c in second.contributions]
