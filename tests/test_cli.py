@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ddx.cli import main
-from tests.conftest import CASES_DIR, REFERENCE_CASE, REPO
+from tests.conftest import CASES_DIR, REFERENCE_CASE, REPO, spawn_ddx
 
 Cli = Callable[..., tuple[int, str, str]]
 
@@ -233,3 +233,15 @@ def test_regress_against_an_unknown_ref_is_a_one_line_error(cli: Cli) -> None:
     assert code == 2
     assert err.count("\n") == 1
     assert "neither a rules folder nor a git ref" in err
+
+
+def test_a_reader_that_stops_early_is_not_an_error() -> None:
+    process = spawn_ddx("assess", str(REFERENCE_CASE))
+    assert process.stdout is not None
+    assert process.stdin is not None
+    process.stdin.close()
+    process.stdout.readline()
+    process.stdout.close()  # as `ddx assess case.yaml | head -1` does
+    assert process.wait(timeout=120) == 0
+    assert process.stderr is not None
+    assert process.stderr.read() == ""

@@ -8,6 +8,7 @@ Every error is one line on standard error, ``ddx: error: <file>:<line>: <field>:
 from __future__ import annotations
 
 import atexit
+import contextlib
 import gc
 import os
 import sys
@@ -115,11 +116,9 @@ def assess(
         _write(output, text)
         return
     if output_format == "text":
-        from rich.console import Console
-
         from ddx.render.text import report_renderables
 
-        console = Console(highlight=False)
+        console = _console()
         for part in report_renderables(report):
             console.print(part)
         return
@@ -258,9 +257,16 @@ def _line_reader(interactive: bool) -> Any:
 
 
 def _console(*, stderr: bool = False) -> Any:
+    """Every terminal console the CLI prints through."""
     from rich.console import Console
 
-    return Console(highlight=False, stderr=stderr)
+    class CliConsole(Console):
+        def on_broken_pipe(self) -> None:
+            # rich would exit with status 1; a reader that stops early (`ddx ... | head`) is main()'s call.
+            self.quiet = True
+            raise BrokenPipeError
+
+    return CliConsole(highlight=False, stderr=stderr)
 
 
 def _print_report(report: Any, output_format: str) -> None:
@@ -310,8 +316,6 @@ def regress(
     import json
     import tempfile
 
-    from rich.console import Console
-
     from ddx.api import evaluator_for
     from ddx.evaluate import Evaluator
     from ddx.regress import (
@@ -354,7 +358,7 @@ def regress(
         summary["stale_snapshots"] = [] if update else stale
         typer.echo(json.dumps(summary, indent=2))
     else:
-        console = Console(highlight=False)
+        console = _console()
         console.print(results_table(run))
         if coverage:
             console.print(coverage_table(cover))
@@ -380,12 +384,11 @@ app.add_typer(rules_app, name="rules")
 @rules_app.command("list")
 def rules_list(rules: RulesOption = None) -> None:
     """The pack as a table: id, effects, condition, file:line."""
-    from rich.console import Console
 
     from ddx.render.rules import rules_table
     from ddx.rulepack import load_rule_pack
 
-    Console(highlight=False).print(rules_table(load_rule_pack(rules)))
+    _console().print(rules_table(load_rule_pack(rules)))
 
 
 @rules_app.command("show")
@@ -395,7 +398,6 @@ def rules_show(
     cases: Annotated[Path, typer.Option("--cases", help="Curated cases to look for firings in.")] = Path("cases"),
 ) -> None:
     """One rule: what it does, why, its examples, the curated cases it fires on, its references."""
-    from rich.console import Console
     from rich.markdown import Markdown
 
     from ddx.api import evaluator_for
@@ -411,7 +413,7 @@ def rules_show(
     if cases.exists():
         fired_on = cases_firing(case_paths(cases), evaluator, rule_id)
     text = rule_markdown(pack, pack.by_id[rule_id], fired_on)
-    console = Console(highlight=False)
+    console = _console()
     if console.is_terminal:
         console.print(Markdown(text))
     else:
@@ -714,6 +716,10 @@ def main() -> None:
         typer.echo("ddx: interrupted", err=True)
         code = 130
     except BrokenPipeError:
+        # The reader stopped early (`ddx ... | head`): not an error. Standard output is pointed at
+        # /dev/null so the interpreter's last flush does not fail again (the recipe in the signal docs).
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = EXIT_OK
     except Exception as error:  # a bug in ddx: still one line, and the traceback only on request
         if os.environ.get("DDX_DEBUG"):
