@@ -56,6 +56,22 @@ class CaseQuiz(BaseModel):
         return panel
 
 
+class Reference(BaseModel):
+    """For a validation case: the final diagnosis and where the case was published (never used to rank)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    diagnosis: str = Field(min_length=1, description="The final diagnosis's id in the rule pack")
+    subtype: str | None = Field(None, max_length=500)
+    confirmed_by: Literal["histology", "surgery", "follow_up", "imaging"]
+    citation: str = Field(min_length=1, max_length=2_000)
+    doi: str | None = Field(None, max_length=200)
+    pmid: str | None = Field(None, max_length=20)
+    url: str | None = Field(None, max_length=2_000)
+    checked: str = Field(min_length=1, max_length=5_000, description="What was read in the source, and what was used")
+    hard: str | None = Field(None, max_length=2_000, description="Why the case is hard (a mimic, biopsied, ...)")
+
+
 class Case(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -66,6 +82,7 @@ class Case(BaseModel):
     findings: Findings = Field(default_factory=Findings)
     expect: Expectation | None = None
     quiz: CaseQuiz | None = None
+    reference: Reference | None = None
 
 
 def load_case(path: Path) -> Case:
