@@ -38,7 +38,9 @@ TARGETS: dict[str, tuple[str, float]] = {
 
 def generated_findings(count: int, seed: int = 20261126) -> list[dict[str, Any]]:
     """Valid random findings: each finding known with probability ½, values across their whole range."""
-    from ddx.findings import FINDING_SPECS
+    from ddx.api import default_pack
+
+    FINDING_SPECS = default_pack().specs  # noqa: N806 - the shipped vocabulary, read once
 
     rng = random.Random(seed)
     cases = []
@@ -80,8 +82,10 @@ def per_second(
 
 
 def full_pipeline(evaluator: Any) -> Callable[[dict[str, Any]], object]:
+    from ddx.api import default_pack
     from ddx.explain import explain
-    from ddx.findings import Findings
+
+    Findings = default_pack().vocabulary.findings_model  # noqa: N806 - the shipped pack's findings model
 
     def run(raw: dict[str, Any]) -> object:
         return explain(evaluator.conclude(Findings.model_validate(raw)), evaluator.pack)
@@ -91,9 +95,11 @@ def full_pipeline(evaluator: Any) -> Callable[[dict[str, Any]], object]:
 
 def oracle_pipeline(evaluator: Any) -> Callable[[dict[str, Any]], object]:
     """The same pipeline with the plain-Python reading of the rules in place of durable-rules."""
+    from ddx.api import default_pack
     from ddx.evaluate import Evaluator
     from ddx.explain import explain
-    from ddx.findings import Findings
+
+    Findings = default_pack().vocabulary.findings_model  # noqa: N806 - the shipped pack's findings model
     from ddx.oracle import fires
 
     pack = evaluator.pack
@@ -125,8 +131,10 @@ def wall_ms(command: list[str], repeats: int) -> float:
 
 def generated_pack(size: int, seed: int = 7) -> Any:
     """A valid pack of ``size`` random rules over the real vocabulary (for scale, not for meaning)."""
+    from ddx.api import default_pack
     from ddx.conditions import AllOf, AnyOf, Comparison, Condition
-    from ddx.findings import FINDING_SPECS
+
+    FINDING_SPECS = default_pack().specs  # noqa: N806 - the shipped vocabulary, read once
     from ddx.rulepack import DiagnosisEffect, Examples, Rule, RulePack, load_rule_pack
 
     rng = random.Random(seed)
@@ -162,7 +170,14 @@ def generated_pack(size: int, seed: int = 7) -> Any:
                 examples=Examples(fires=({},), does_not_fire=({},)),
             )
         )
-    return RulePack(info=shipped.info, sources=shipped.sources, rules=tuple(rules), digest="gen", directory="")
+    return RulePack(
+        info=shipped.info,
+        vocabulary=shipped.vocabulary,
+        sources=shipped.sources,
+        rules=tuple(rules),
+        digest="gen",
+        directory="",
+    )
 
 
 def rss_mb() -> float:
@@ -208,7 +223,9 @@ def measure(quick: bool) -> dict[str, float]:
     results["assess_wall_ms"] = wall_ms([ddx, "assess", str(REFERENCE_CASE), "--format", "json"], repeats)
 
     # Ten unknown findings that the rules read; the rest known, as midway through an interview.
-    from ddx.findings import Findings
+    from ddx.api import default_pack
+
+    Findings = default_pack().vocabulary.findings_model  # noqa: N806 - the shipped pack's findings model
 
     reference = Findings.model_validate(
         {

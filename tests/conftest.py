@@ -18,10 +18,15 @@ RULES_DIR = REPO / "rules"
 CASES_DIR = REPO / "cases"
 REFERENCE_CASE = CASES_DIR / "reference-eurorad-14910.yaml"
 
+# The shipped pack's vocabulary, for tests that name its findings: specs and the findings model.
+SHIPPED_PACK = load_rule_pack(RULES_DIR)
+FINDING_SPECS = SHIPPED_PACK.specs
+Findings = SHIPPED_PACK.vocabulary.findings_model
+
 
 @pytest.fixture(scope="session")
 def pack() -> RulePack:
-    return load_rule_pack(RULES_DIR)
+    return SHIPPED_PACK
 
 
 @pytest.fixture(scope="session")

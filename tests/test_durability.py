@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ddx.interview import load_draft
 from ddx.quiz.store import QuizStore
+from tests.conftest import SHIPPED_PACK
 
 QUIZ_WRITER = """
 import sys, pathlib
@@ -61,5 +62,5 @@ def test_quiz_answers_survive_sigkill_mid_write(tmp_path: Path) -> None:
 def test_interview_drafts_survive_sigkill_mid_write(tmp_path: Path) -> None:
     draft = tmp_path / "case.yaml.draft"
     kill_at_random(DRAFT_WRITER, draft)
-    loaded = load_draft(draft)  # a whole draft, never half of one
+    loaded = load_draft(draft, SHIPPED_PACK)  # a whole draft, never half of one
     assert loaded.case_id == "d"

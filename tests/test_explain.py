@@ -8,9 +8,8 @@ from ddx.case import Case, load_case
 from ddx.counterfactuals import candidate_values
 from ddx.evaluate import Evaluator
 from ddx.explain import build_report
-from ddx.findings import FINDING_SPECS, Findings
 from ddx.report import Report
-from tests.conftest import REFERENCE_CASE
+from tests.conftest import FINDING_SPECS, REFERENCE_CASE, Findings
 
 
 @pytest.fixture(scope="module")

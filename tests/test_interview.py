@@ -14,9 +14,9 @@ import pytest
 
 from ddx.case import load_case
 from ddx.evaluate import Evaluator
-from ddx.findings import FINDING_SPECS, AnswerError, parse_answer
+from ddx.findings import AnswerError, parse_answer
 from ddx.interview import Draft, Interview, load_draft, question_prompt, rank_questions, run_interview
-from tests.conftest import REFERENCE_CASE, spawn_ddx
+from tests.conftest import FINDING_SPECS, REFERENCE_CASE, SHIPPED_PACK, spawn_ddx
 from tests.conftest import run_ddx as ddx
 
 REFERENCE = load_case(REFERENCE_CASE).findings.known()
@@ -67,6 +67,13 @@ def test_every_question_names_its_field_and_allowed_values() -> None:
         ("sex", "unknown", None),
         ("sex", "skip", None),
         ("sex", "", None),
+        ("site", "thigh", "proximal_thigh"),
+        ("site", "vastus lateralis", "proximal_thigh"),
+        ("site", "gluteal", "buttock"),
+        ("quadratus_femoris", "oedema", "edema"),
+        ("mineralization_pattern", "peripheral rim", "zonal_peripheral"),
+        ("mineralization_pattern", "eggshell", "zonal_peripheral"),
+        ("ischiofemoral_space_mm", "7 mm", 7.0),
     ],
 )
 def test_answers_are_read_as_people_type_them(finding: str, typed: str, value: Any) -> None:
@@ -76,7 +83,8 @@ def test_answers_are_read_as_people_type_them(finding: str, typed: str, value: A
 @pytest.mark.parametrize(
     ("finding", "typed", "says"),
     [
-        ("quadratus_femoris", "oedema", "did you mean 'edema'"),
+        ("quadratus_femoris", "odema", "did you mean 'edema'"),
+        ("lesion_maturity", "matur", "matches mature and maturing"),
         ("age_years", "130", "out of range; expected an integer ≥ 0 and ≤ 120"),
         ("age_years", "14.5", "not a whole number"),
         ("lesion_size_cm", "0", "out of range"),
@@ -181,7 +189,7 @@ def wait_for_draft(draft: Path, answered: int) -> None:
     while time.monotonic() < deadline:
         if draft.exists():
             try:
-                if len(load_draft(draft).asked) >= answered:
+                if len(load_draft(draft, SHIPPED_PACK).asked) >= answered:
                     return
             except Exception:
                 pass
@@ -202,7 +210,7 @@ def test_an_interrupted_interview_keeps_every_answer_and_resumes(tmp_path: Path,
     process.communicate(timeout=60)
     if how != signal.SIGKILL:
         assert process.returncode == 130
-    assert load_draft(draft).findings == {"age_years": 40, "sex": "female", "trauma_history": "none"}
+    assert load_draft(draft, SHIPPED_PACK).findings == {"age_years": 40, "sex": "female", "trauma_history": "none"}
     rest = "\n".join(["unknown"] * (len(FINDING_SPECS) - 3)) + "\n"
     resumed = ddx("new", "--resume", str(draft), "--format", "json", stdin=rest)
     assert resumed.returncode == 0, resumed.stderr

@@ -8,8 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ddx.evaluate import Evaluator
-from ddx.findings import FINDING_SPECS, FindingSpec
+from ddx.findings import FindingSpec
 from ddx.oracle import evaluate, fires, predicate
+from tests.conftest import FINDING_SPECS
 
 
 def value_strategy(spec: FindingSpec) -> st.SearchStrategy[Any]:

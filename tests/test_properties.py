@@ -27,10 +27,10 @@ from ddx.engine import (
 )
 from ddx.evaluate import Evaluator
 from ddx.explain import build_report
-from ddx.findings import FINDING_SPECS, Findings, FindingSpec
+from ddx.findings import FindingSpec
 from ddx.oracle import evaluate
 from ddx.rulepack import DiagnosisEffect, load_rule_pack
-from tests.conftest import REFERENCE_CASE, REPO
+from tests.conftest import FINDING_SPECS, REFERENCE_CASE, REPO, Findings
 from tests.test_oracle_agreement import findings_strategy, value_strategy
 
 SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -147,12 +147,12 @@ def test_the_report_does_not_depend_on_how_rules_are_spread_over_files(tmp_path:
 
     shuffled = tmp_path / "rules"
     shuffled.mkdir()
-    for name in ("pack.yaml", "sources.yaml"):
+    for name in ("pack.yaml", "sources.yaml", "findings.yaml"):
         shutil.copy(REPO / "rules" / name, shuffled / name)
     yaml = ruamel.yaml.YAML()
     every_rule = []
     for path in sorted((REPO / "rules").glob("*.yaml")):
-        if path.name not in ("pack.yaml", "sources.yaml"):
+        if path.name not in ("pack.yaml", "sources.yaml", "findings.yaml"):
             every_rule.extend(yaml.load(path)["rules"])
     every_rule.reverse()
     for index in range(0, len(every_rule), 7):

@@ -24,7 +24,7 @@ from ddx.quiz.items import all_items, engine_answer, items_for_case
 from ddx.quiz.model import Answers, ScriptItem
 from ddx.quiz.store import QuizStore
 from ddx.rulepack import RedFlagEffect
-from tests.conftest import CASES_DIR, REFERENCE_CASE, REPO, spawn_ddx
+from tests.conftest import CASES_DIR, REFERENCE_CASE, REPO, SHIPPED_PACK, spawn_ddx
 from tests.conftest import run_ddx as ddx
 
 EXAMPLE = REPO / "examples" / "quiz-answers-reference.yaml"
@@ -40,7 +40,7 @@ def reference_answers(**changes: Any) -> Answers:
         "against": {"myositis_ossificans": ["trauma_history"], "sarcoma": ["soft_tissue_mass"]},
         "red_flags": ["RF-PRIOR-MALIGNANCY"],
     }
-    return Answers.model_validate({**base, **changes})
+    return Answers.model_validate({**base, **changes}, context={"pack": SHIPPED_PACK})
 
 
 def test_the_engines_script_answer_follows_the_likelihood_ratio_scale() -> None:
@@ -94,7 +94,7 @@ def test_the_engines_own_reasoning_scores_full_marks(evaluator: Evaluator) -> No
         student="engine",
         case=case.id,
         ranking=tuple(order),
-        impingement=conclusion.secondary[0].status,
+        secondary={"impingement": conclusion.secondary[0].status},
         supports_first=tuple(cited(order[0], "for")),
         against={d: tuple(cited(d, "against")) for d in order[1:]},
         red_flags=tuple(rule.id for rule, _ in conclusion.red_flags),
@@ -149,7 +149,7 @@ def interactive_lines(answers: Answers, case: Case, evaluator: Evaluator) -> str
     flags = [rule.id for rule in evaluator.pack.rules if rule.effects_of(RedFlagEffect)]
     lines = [
         " ".join(str(["avulsion", "myositis_ossificans", "sarcoma"].index(d) + 1) for d in answers.ranking),
-        answers.impingement,
+        answers.secondary["impingement"],
         ",".join(str(findings.index(f) + 1) for f in answers.supports_first) or "none",
     ]
     lines += [",".join(answers.against.get(d, ())) or "none" for d in answers.ranking[1:]]
@@ -161,7 +161,7 @@ def interactive_lines(answers: Answers, case: Case, evaluator: Evaluator) -> str
 def test_the_interactive_quiz_and_grading_a_file_give_the_same_score(evaluator: Evaluator, tmp_path: Path) -> None:
     from ddx.yamlsource import load_document
 
-    answers = Answers.model_validate(load_document(EXAMPLE).data)
+    answers = Answers.model_validate(load_document(EXAMPLE).data, context={"pack": SHIPPED_PACK})
     case = load_case(REFERENCE_CASE)
     db = tmp_path / "quiz.db"
     done = ddx(

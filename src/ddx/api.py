@@ -24,16 +24,28 @@ __all__ = [
     "RulePack",
     "assess",
     "assess_file",
+    "default_pack",
     "evaluator_for",
     "load_case",
     "load_rule_pack",
+    "pack_for",
 ]
+
+
+@lru_cache(maxsize=8)
+def pack_for(rules_dir: Path | None = None) -> RulePack:
+    """The rule pack in a rules folder (the shipped pack by default), loaded once per process."""
+    return load_rule_pack(rules_dir)
+
+
+def default_pack() -> RulePack:
+    return pack_for(None)
 
 
 @lru_cache(maxsize=8)
 def evaluator_for(rules_dir: Path | None = None) -> Evaluator:
     """The compiled evaluator for a rules folder (the shipped pack by default), built once per process."""
-    return Evaluator(load_rule_pack(rules_dir))
+    return Evaluator(pack_for(rules_dir))
 
 
 def assess(case: Case, evaluator: Evaluator | None = None) -> Report:
@@ -41,4 +53,5 @@ def assess(case: Case, evaluator: Evaluator | None = None) -> Report:
 
 
 def assess_file(path: str | Path, rules_dir: Path | None = None) -> Report:
-    return assess(load_case(Path(path)), evaluator_for(rules_dir))
+    evaluator = evaluator_for(rules_dir)
+    return assess(load_case(Path(path), evaluator.pack), evaluator)

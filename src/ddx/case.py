@@ -2,41 +2,60 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from ddx.errors import DdxInputError
-from ddx.findings import FINDING_SPECS, Findings, suggest
+from ddx.findings import Findings, FindingSpec, suggest
 from ddx.yamlsource import LoadedDocument, load_document
 
-DiagnosisId = Literal["avulsion", "myositis_ossificans", "sarcoma"]
-DIAGNOSIS_IDS: tuple[DiagnosisId, ...] = ("avulsion", "myositis_ossificans", "sarcoma")
+if TYPE_CHECKING:
+    from ddx.rulepack import RulePack
+
 ConditionStatus = Literal["present", "absent", "indeterminate"]
 
 
 class Expectation(BaseModel):
-    """What a curated case must produce. Every key is optional; only what is stated is checked."""
+    """What a curated case must produce. Every key is optional; only what is stated is checked.
+
+    Each pack's expectation model (:func:`case_model`) adds one key per secondary condition (its
+    ``key`` in ``pack.yaml``) and checks diagnosis ids against the pack.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    top: DiagnosisId | None = None
-    order: tuple[DiagnosisId, DiagnosisId, DiagnosisId] | None = None
-    impingement: ConditionStatus | None = None
+    diagnoses: ClassVar[tuple[str, ...]] = ()
+    conditions: ClassVar[dict[str, str]] = {}
+    """Condition key in the case file → the condition's id."""
+
+    top: str | None = None
+    order: tuple[str, ...] | None = None
     red_flags: bool | None = Field(None, description="true: at least one red flag (any severity); false: none")
     urgent_red_flag: bool | None = Field(None, description="true: at least one urgent red flag; false: none")
     fires: tuple[str, ...] = ()
     does_not_fire: tuple[str, ...] = ()
 
+    @field_validator("top")
+    @classmethod
+    def _a_diagnosis_of_the_pack(cls, top: str | None) -> str | None:
+        if top is not None and cls.diagnoses and top not in cls.diagnoses:
+            raise ValueError(f"'{top}' is not a diagnosis of the pack{suggest(top, cls.diagnoses)}")
+        return top
+
     @field_validator("order")
     @classmethod
-    def _order_is_a_permutation(
-        cls, order: tuple[DiagnosisId, DiagnosisId, DiagnosisId] | None
-    ) -> tuple[DiagnosisId, DiagnosisId, DiagnosisId] | None:
-        if order is not None and len(set(order)) != 3:
-            raise ValueError("order must name each of avulsion, myositis_ossificans, sarcoma once")
+    def _each_diagnosis_once(cls, order: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if order is not None and cls.diagnoses and sorted(order) != sorted(cls.diagnoses):
+            raise ValueError(f"order must name each of {', '.join(cls.diagnoses)} once")
         return order
+
+    def statuses(self) -> dict[str, str]:
+        """Expected status by condition id, for the conditions the case states."""
+        stated = {key: getattr(self, key, None) for key in type(self).conditions}
+        return {type(self).conditions[key]: status for key, status in stated.items() if status is not None}
 
 
 class CaseQuiz(BaseModel):
@@ -73,7 +92,11 @@ class Reference(BaseModel):
 
 
 class Case(BaseModel):
+    """A case file. Each pack's own case model (:func:`case_model`) types ``findings`` and ``expect``."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    expectation_model: ClassVar[type[Expectation]] = Expectation
 
     id: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     title: str = Field(min_length=1, max_length=500)
@@ -85,55 +108,94 @@ class Case(BaseModel):
     reference: Reference | None = None
 
 
-def load_case(path: Path) -> Case:
-    """Load and validate one case file, or raise :class:`DdxInputError` with file, line and field."""
-    return case_from_document(load_document(path))
+def case_model(pack: RulePack) -> type[Case]:
+    """The case model of a pack: its findings and its expectations (diagnoses, conditions), built once."""
+    model: type[Case] | None = pack.derived.get("case model")
+    if model is None:
+        conditions = {c.answer_key: c.id for c in pack.info.conditions}
+        status_fields: dict[str, Any] = {
+            condition.answer_key: (ConditionStatus | None, Field(None, description=f"expected: {condition.label}"))
+            for condition in pack.info.conditions
+        }
+        expectation = create_model("Expectation", __base__=Expectation, __module__=__name__, **status_fields)
+        expectation.diagnoses = pack.diagnosis_ids
+        expectation.conditions = conditions
+        findings = pack.vocabulary.findings_model
+        model = create_model(
+            "Case",
+            __base__=Case,
+            __module__=__name__,
+            findings=(findings, Field(default_factory=findings)),
+            expect=(expectation | None, None),
+        )
+        model.expectation_model = expectation
+        pack.derived["case model"] = model
+    return model
 
 
-def case_from_document(document: LoadedDocument) -> Case:
+def load_case(path: Path, pack: RulePack | None = None) -> Case:
+    """Load and validate one case file against a pack's vocabulary (the shipped pack by default).
+
+    Raises :class:`DdxInputError` with file, line and field.
+    """
+    return case_from_document(load_document(path), pack)
+
+
+def case_from_document(document: LoadedDocument, pack: RulePack | None = None) -> Case:
+    if pack is None:
+        from ddx.api import default_pack
+
+        pack = default_pack()
     data = document.data
     if not isinstance(data, dict):
         kind = "empty" if data is None else type(data).__name__
         raise DdxInputError(
             f"expected a mapping with id, title and findings, got {kind}", source=document.source, line=1
         )
+    model = case_model(pack)
     try:
-        return Case.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as error:
-        raise validation_error_to_input_error(error, document, model_name="case") from None
-
-
-_TOP_LEVEL_KEYS = tuple(Case.model_fields)
-_EXPECT_KEYS = tuple(Expectation.model_fields)
+        raise validation_error_to_input_error(
+            error, document, model_name="case", specs=pack.specs, model=model
+        ) from None
 
 
 def validation_error_to_input_error(
-    error: ValidationError, document: LoadedDocument, *, model_name: str
+    error: ValidationError,
+    document: LoadedDocument,
+    *,
+    model_name: str,
+    specs: Mapping[str, FindingSpec] | None = None,
+    model: type[BaseModel] | None = None,
 ) -> DdxInputError:
     """Turn pydantic's first error into one line naming the field, its line and what was expected."""
     first = error.errors(include_url=False)[0]
     location: tuple[str | int, ...] = tuple(first["loc"])
     field = ".".join(str(part) for part in location) or model_name
-    message = _explain(first, location)
+    message = _explain(first, location, specs or {}, model)
     return DdxInputError(message, source=document.source, line=document.line_of(location), field=field)
 
 
-def _explain(detail: Any, location: tuple[str | int, ...]) -> str:
+def _explain(
+    detail: Any, location: tuple[str | int, ...], specs: Mapping[str, FindingSpec], model: type[BaseModel] | None
+) -> str:
     kind = detail["type"]
     name = str(location[-1]) if location else ""
     given = detail.get("input")
     if kind == "extra_forbidden":
         candidates: tuple[str, ...] = ()
         if location[:1] == ("findings",):
-            candidates = tuple(FINDING_SPECS)
+            candidates = tuple(specs)
         elif location[:1] == ("expect",):
-            candidates = _EXPECT_KEYS
-        elif len(location) == 1:
-            candidates = _TOP_LEVEL_KEYS
+            expectation = getattr(model, "expectation_model", Expectation)
+            candidates = tuple(expectation.model_fields)
+        elif len(location) == 1 and model is not None:
+            candidates = tuple(model.model_fields)
         where = "finding" if location[:1] == ("findings",) else "key"
         return f"unknown {where} '{name}'{suggest(name, candidates)}"
-    if location[:1] == ("findings",) and len(location) == 2 and name in FINDING_SPECS:
-        spec = FINDING_SPECS[name]
+    if location[:1] == ("findings",) and len(location) == 2 and name in specs:
+        spec = specs[name]
         hint = suggest(str(given), spec.choices) if spec.kind == "enum" and isinstance(given, str) else ""
         return f"got {given!r}; expected {spec.describe_allowed()}{hint}"
     if kind == "missing":

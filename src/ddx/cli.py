@@ -102,11 +102,11 @@ def assess(
             output_format=output_format,
         )
         return
-    if str(case_file) == "-":
-        case = case_from_document(parse_document(sys.stdin.buffer.read(), source="<stdin>"))
-    else:
-        case = load_case(case_file)
     evaluator = evaluator_for(rules)
+    if str(case_file) == "-":
+        case = case_from_document(parse_document(sys.stdin.buffer.read(), source="<stdin>"), evaluator.pack)
+    else:
+        case = load_case(case_file, evaluator.pack)
     if what_if:
         _assess_what_if(case, what_if, evaluator, output_format)
         return
@@ -127,19 +127,20 @@ def assess(
 
 def _assess_what_if(case: Any, changes: list[str], evaluator: Any, output_format: str) -> None:
     from ddx.api import assess as assess_case
-    from ddx.findings import FINDING_SPECS, AnswerError, parse_answer, suggest
+    from ddx.findings import AnswerError, parse_answer, suggest
     from ddx.regress import compare_reports
     from ddx.render.regress import changes_table
 
+    specs = evaluator.pack.specs
     findings = case.findings.known()
     for change in changes:
         name, separator, text = change.partition("=")
         name = name.strip()
-        if not separator or name not in FINDING_SPECS:
-            hint = suggest(name, FINDING_SPECS) if name else ""
+        if not separator or name not in specs:
+            hint = suggest(name, specs) if name else ""
             _fail(f"--set {change!r}: expected finding=value with a known finding{hint}")
         try:
-            value = parse_answer(FINDING_SPECS[name], text)
+            value = parse_answer(specs[name], text)
         except AnswerError as error:
             _fail(f"--set {name}: {error}")
         if value is None:
@@ -150,7 +151,10 @@ def _assess_what_if(case: Any, changes: list[str], evaluator: Any, output_format
     before, after = assess_case(case, evaluator), assess_case(changed, evaluator)
     _print_report(after, output_format)
     if output_format == "text":
-        _console().print(changes_table([compare_reports(before, after)], f"the saved case ({', '.join(changes)})"))
+        short = {d: info.short_label for d, info in evaluator.pack.diagnoses.items()}
+        _console().print(
+            changes_table([compare_reports(before, after)], f"the saved case ({', '.join(changes)})", short)
+        )
 
 
 def _write(path: Path, text: str) -> None:
@@ -187,11 +191,11 @@ def new(
 
     if order not in ("adaptive", "fixed"):
         _fail(f"--order: got {order!r}; expected adaptive or fixed")
+    evaluator = evaluator_for(rules)
     if resume is not None:
-        draft, draft_path = load_draft(resume), resume
+        draft, draft_path = load_draft(resume, evaluator.pack), resume
     else:
         draft, draft_path = _new_draft(out, case_id, title, order, ask_all)
-    evaluator = evaluator_for(rules)
     interview = Interview(draft, evaluator)
     interactive = sys.stdin.isatty()
     dialogue = _console(stderr=not interactive)
@@ -283,13 +287,14 @@ def _print_report(report: Any, output_format: str) -> None:
 
 
 @app.command()
-def schema() -> None:
-    """Print the JSON Schema of a case file (for editors and validators)."""
+def schema(rules: RulesOption = None) -> None:
+    """Print the JSON Schema of a case file (for editors and validators), generated from the vocabulary."""
     import json
 
-    from ddx.case import Case
+    from ddx.api import pack_for
+    from ddx.case import case_model
 
-    document = Case.model_json_schema()
+    document = case_model(pack_for(rules)).model_json_schema()
     document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     document["title"] = "ddx case file"
     typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
@@ -363,7 +368,8 @@ def regress(
         if coverage:
             console.print(coverage_table(cover))
         if changes is not None:
-            console.print(changes_table(changes, against or ""))
+            short = {d: info.short_label for d, info in evaluator.pack.diagnoses.items()}
+            console.print(changes_table(changes, against or "", short))
         uncovered = [rule_id for rule_id, cases in cover.items() if not cases]
         console.print(
             f"Rules exercised by curated cases: {len(cover) - len(uncovered)} of {len(cover)}"
@@ -462,7 +468,7 @@ def _default_cases() -> Path:
     return default_rules_dir().parent / "cases"
 
 
-def _case_by_id(cases: Path, case_id: str, *, cited_in: Any = None) -> Any:
+def _case_by_id(cases: Path, case_id: str, pack: Any, *, cited_in: Any = None) -> Any:
     """The curated case with this id; ``cited_in`` (a loaded answers file) lets the error name its line."""
     from ddx.case import discover_case_files, load_case
     from ddx.errors import DdxInputError
@@ -474,7 +480,7 @@ def _case_by_id(cases: Path, case_id: str, *, cited_in: Any = None) -> Any:
         if cited_in is not None:
             raise DdxInputError(message, source=cited_in.source, line=cited_in.line_of(("case",)), field="case")
         _fail(message)
-    return load_case(paths[case_id])
+    return load_case(paths[case_id], pack)
 
 
 @quiz_app.callback(invoke_without_command=True)
@@ -510,7 +516,9 @@ def quiz(
         if not unfinished:
             _fail(f"no unfinished quiz{' for ' + student if student else ''} in {store.path}")
         attempt = unfinished[-1]
-        session = QuizSession(_case_by_id(cases, attempt.case_id), evaluator, attempt.student, attempt.answers)
+        session = QuizSession(
+            _case_by_id(cases, attempt.case_id, evaluator.pack), evaluator, attempt.student, attempt.answers
+        )
         attempt_id = attempt.id
     else:
         if case_set is not None:
@@ -524,7 +532,7 @@ def quiz(
             from ddx.case import discover_case_files
 
             case_id = random.choice([p.stem for p in discover_case_files(cases)])
-        case = _case_by_id(cases, case_id)
+        case = _case_by_id(cases, case_id, evaluator.pack)
         name = student or read_line("Your name: ").strip()
         if not name:
             _fail("--student: a name is needed to keep your attempts")
@@ -577,12 +585,12 @@ def quiz_grade(
     document = load_document(answers_file)
     if not isinstance(document.data, dict):
         _fail(f"{answers_file}:1: expected a mapping with student, case, ranking, ...")
+    evaluator = evaluator_for(rules)
     try:
-        answers = Answers.model_validate(document.data)
+        answers = Answers.model_validate(document.data, context={"pack": evaluator.pack})
     except ValidationError as error:
         raise validation_error_to_input_error(error, document, model_name="answers") from None
-    evaluator = evaluator_for(rules)
-    case = _case_by_id(cases if cases.is_dir() else _default_cases(), answers.case, cited_in=document)
+    case = _case_by_id(cases if cases.is_dir() else _default_cases(), answers.case, evaluator.pack, cited_in=document)
     try:
         result = grade(answers, case, evaluator)
     except DdxInputError as error:  # name the answers file and the line of the offending answer
@@ -683,7 +691,9 @@ def quiz_export(
         _fail(f"--format: got {export_format!r}; expected moodle-xml or gift")
     evaluator = evaluator_for(rules)
     folder = cases if cases.is_dir() else _default_cases()
-    questions = [q for path in discover_case_files(folder) for q in questions_for(load_case(path), evaluator)]
+    questions = [
+        q for path in discover_case_files(folder) for q in questions_for(load_case(path, evaluator.pack), evaluator)
+    ]
     text = moodle_xml(questions) if export_format == "moodle-xml" else gift(questions)
     if output is None:
         typer.echo(text, nl=False)

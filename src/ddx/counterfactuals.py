@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ddx.evaluate import Evaluator
-from ddx.findings import FINDING_SPECS, FindingSpec
+from ddx.findings import FindingSpec
 from ddx.ranking import RankedDiagnosis
 
 
@@ -60,7 +60,7 @@ def what_ifs(known: Mapping[str, Any], finding: str, evaluator: Evaluator) -> li
     pack = evaluator.pack
     if finding not in pack.findings_read_for_ranking:
         return []
-    values = candidate_values(FINDING_SPECS[finding], pack.numeric_thresholds.get(finding, ()))
+    values = candidate_values(pack.specs[finding], pack.numeric_thresholds.get(finding, ()))
     return [WhatIf(finding, value, evaluator.rank({**known, finding: value})) for value in values]
 
 

@@ -1,9 +1,9 @@
 """Findings + compiled rules → fired evidence → conclusion (ranking, secondary condition, flags, advice).
 
 Evaluation runs in two stages on durable-rules. Evidence rules read the findings. Management rules
-read the findings plus three derived facts known only after ranking (``top_diagnosis``,
-``ischiofemoral_impingement``, ``urgent_red_flag``), so advice can depend on the conclusion without any
-Python knowing what the advice is.
+read the findings plus the derived facts known only after ranking (``top_diagnosis``, each secondary
+condition's status under its id, ``urgent_red_flag``), so advice can depend on the conclusion without
+any Python knowing what the advice is.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from ddx.findings import Findings
 from ddx.ranking import RankedDiagnosis, rank
 from ddx.rulepack import (
     CATEGORY_ORDER,
+    TOP_DIAGNOSIS,
+    URGENT_RED_FLAG,
     ConditionEffect,
     EffectT,
     RecommendationEffect,
@@ -102,13 +104,13 @@ class Evaluator:
         )
         red_flags = tuple(pair for rule in fired for pair in self._red_flags[rule.id])
         derived: dict[str, Any] = {
-            "urgent_red_flag": any(effect.severity == "urgent" for _, effect in red_flags),
+            URGENT_RED_FLAG: any(effect.severity == "urgent" for _, effect in red_flags),
             **{s.condition: s.status for s in secondary},
         }
         if ranking[0].score - ranking[1].score > _TIE:
             # A tied first place is broken only by the fixed order, which is no reason to act on it:
             # the top diagnosis is then unknown to the management rules, and advice tied to it does not fire.
-            derived["top_diagnosis"] = ranking[0].diagnosis
+            derived[TOP_DIAGNOSIS] = ranking[0].diagnosis
         all_facts = {**facts, **derived}
         management = self.fire_management(
             {name: all_facts[name] for name in self._management_inputs if name in all_facts}

@@ -310,7 +310,7 @@ def unknown_findings(findings: Findings, conclusion: Conclusion, evaluator: Eval
     known = findings.known()
     top = conclusion.top.diagnosis
     results = []
-    for name in findings.unknown_names():
+    for name in (name for name in evaluator.pack.specs if name not in known):
         changes = [
             TopChange(value=what_if.value, top=what_if.top)
             for what_if in what_ifs(known, name, evaluator)

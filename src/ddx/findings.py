@@ -1,90 +1,34 @@
-"""The finding vocabulary: names, types, units and allowed values, in one pydantic model.
+"""What a finding is to the engine: its spec (type, range, values, the words people use) and its values.
 
-Every finding is optional and ``None`` means *unknown*, which is never the same as ``False``.
-Everything else in ddx (rule linting, the JSON Schema, unknown-finding analysis, the interview)
-reads the vocabulary from :data:`FINDING_SPECS`, derived from this model, so it is written once.
+The vocabulary itself is data (the pack's ``findings.yaml``, loaded by :mod:`ddx.vocabulary`); this
+module holds what every consumer does with one finding: check a value, describe what is allowed, read
+what a person typed, show a value as people read it. Every finding is optional and ``None`` means
+*unknown*, which is never the same as ``False``.
 """
 
 from __future__ import annotations
 
 import difflib
 import math
-import types
 import typing
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Union
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-Sex = Literal["female", "male"]
-TraumaHistory = Literal["none", "remote", "recent"]
-Site = Literal["ischial_tuberosity", "proximal_thigh", "buttock", "other"]
-MineralizationPattern = Literal["corticomedullary", "zonal_peripheral", "central", "amorphous", "none"]
-LesionMaturity = Literal["mature", "maturing", "immature"]
-QuadratusFemorisState = Literal["normal", "edema", "atrophy", "edema_and_atrophy"]
-
-NonNegative = Annotated[float, Field(ge=0)]
+if TYPE_CHECKING:
+    from ddx.conditions import Condition
 
 
 class Findings(BaseModel):
-    """Structured findings of one case. Absent (None) means unknown."""
+    """Structured findings of one case; absent (None) means unknown.
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=False)
+    This is the base of every pack's findings model: :mod:`ddx.vocabulary` adds one optional field per
+    finding of the pack's ``findings.yaml``, strict (numbers are numbers, booleans are booleans).
+    """
 
-    age_years: Annotated[int | None, Field(ge=0, le=120, description="Age in years", strict=True)] = None
-    sex: Sex | None = Field(None, description="Sex")
-    trauma_history: TraumaHistory | None = Field(
-        None, description="Trauma history: none, remote (> 3 months ago) or recent (≤ 3 months)"
-    )
-    forceful_hamstring_contraction: bool | None = Field(
-        None,
-        description="A known sprint, kick or split-type forceful hamstring event, at any age",
-        strict=True,
-    )
-    symptom_duration_weeks: float | None = Field(None, ge=0, description="Symptom duration in weeks")
-    radiating_pain: bool | None = Field(
-        None, description="Pain radiating down the leg (sciatic irritation)", strict=True
-    )
-    palpable_mass: bool | None = Field(None, description="A palpable mass or bulge", strict=True)
-    site: Site | None = Field(None, description="Site of the lesion")
-    lesion_attached_to_bone: bool | None = Field(
-        None, description="Lesion in continuity with the ischium or apophysis", strict=True
-    )
-    cleft_from_bone: bool | None = Field(
-        None, description="A clear cleft separates the lesion from adjacent bone", strict=True
-    )
-    tendon_attachment: bool | None = Field(None, description="Hamstring tendons insert on the lesion", strict=True)
-    mineralization_pattern: MineralizationPattern | None = Field(
-        None, description="Mineralisation pattern of the lesion"
-    )
-    lesion_maturity: LesionMaturity | None = Field(
-        None, description="Maturity of the ossification: mature = cortex and marrow"
-    )
-    mr_signal_like_bone: bool | None = Field(
-        None, description="MR signal of the lesion equal to normal bone", strict=True
-    )
-    soft_tissue_mass: bool | None = Field(
-        None, description="A non-ossified, enhancing soft-tissue component", strict=True
-    )
-    surrounding_edema: bool | None = Field(None, description="Oedema around the lesion", strict=True)
-    bone_destruction: bool | None = Field(None, description="Destruction of adjacent bone", strict=True)
-    periosteal_reaction: bool | None = Field(None, description="Periosteal reaction", strict=True)
-    infiltrative_margins: bool | None = Field(None, description="Ill-defined, infiltrative margins", strict=True)
-    growth_on_followup: bool | None = Field(None, description="Growth on follow-up imaging", strict=True)
-    lesion_size_cm: float | None = Field(None, gt=0, le=100, description="Largest dimension in cm")
-    fragment_displacement_cm: float | None = Field(
-        None, ge=0, le=100, description="Displacement of an avulsed fragment from its bed, in cm"
-    )
-    deep_to_fascia: bool | None = Field(None, description="Lesion lies deep to the fascia", strict=True)
-    degenerative_changes: bool | None = Field(
-        None, description="Degenerative change at the lesion (chronicity)", strict=True
-    )
-    ischiofemoral_space_mm: float | None = Field(
-        None, ge=0, le=200, description="Ischiofemoral space in mm (ischial tuberosity to lesser trochanter)"
-    )
-    quadratus_femoris_space_mm: float | None = Field(None, ge=0, le=200, description="Quadratus femoris space in mm")
-    quadratus_femoris: QuadratusFemorisState | None = Field(None, description="State of the quadratus femoris muscle")
-    history_of_malignancy: bool | None = Field(None, description="A history of malignancy (any primary)", strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
     def known(self) -> dict[str, Any]:
         """Only the known findings, in vocabulary order (the canonical fact asserted into the engine)."""
@@ -98,8 +42,18 @@ FindingKind = Literal["bool", "enum", "int", "number"]
 
 
 @dataclass(frozen=True)
+class ValueSpec:
+    """One allowed value of a choice: its id (as in case files), label, meaning and the words for it."""
+
+    id: str
+    label: str = ""
+    meaning: str = ""
+    synonyms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class FindingSpec:
-    """What a finding can hold, read off the :class:`Findings` model."""
+    """What a finding can hold and how people name it, read from the pack's vocabulary."""
 
     name: str
     kind: FindingKind
@@ -108,13 +62,32 @@ class FindingSpec:
     minimum: float | None = None
     maximum: float | None = None
     exclusive_minimum: bool = False
+    label: str = ""
+    meaning: str = ""
+    section: str = ""
+    unit: str | None = None
+    values: tuple[ValueSpec, ...] = ()
+    synonyms: tuple[str, ...] = ()
+    applies_when: Condition | None = field(default=None, compare=False)
+    not_read_because: str | None = None
 
     @property
-    def unit(self) -> str | None:
-        for suffix, unit in (("_mm", "mm"), ("_cm", "cm"), ("_weeks", "weeks"), ("_years", "years")):
-            if self.name.endswith(suffix):
-                return unit
-        return None
+    def title(self) -> str:
+        """The label people read (falls back to the id)."""
+        return self.label or self.name
+
+    def value_spec(self, value: str) -> ValueSpec | None:
+        return next((v for v in self.values if v.id == value), None)
+
+    def value_label(self, value: Any) -> str:
+        """A value as people read it: a choice's label, yes/no, a number with its unit."""
+        if self.kind == "enum":
+            spec = self.value_spec(str(value))
+            return spec.label if spec is not None and spec.label else str(value)
+        if self.kind == "bool":
+            return "yes" if value else "no"
+        text = display_value(value)
+        return f"{text} {self.unit}" if self.unit else text
 
     def accepts(self, value: object) -> bool:
         """Whether ``value`` is a legal (known) value of this finding."""
@@ -145,40 +118,6 @@ class FindingSpec:
         kind = "an integer" if self.kind == "int" else "a number"
         bounds = " and ".join(b for b in (low, high) if b)
         return f"{kind} {bounds}".strip()
-
-
-def _spec_for(name: str) -> FindingSpec:
-    field = Findings.model_fields[name]
-    annotation = field.annotation
-    args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    inner = args[0] if args else annotation
-    minimum: float | None = None
-    maximum: float | None = None
-    exclusive = False
-    for constraint in field.metadata:
-        if getattr(constraint, "ge", None) is not None:
-            minimum = float(constraint.ge)
-        if getattr(constraint, "gt", None) is not None:
-            minimum, exclusive = float(constraint.gt), True
-        if getattr(constraint, "le", None) is not None:
-            maximum = float(constraint.le)
-    description = field.description or name
-    if typing.get_origin(inner) is Literal:
-        return FindingSpec(name, "enum", description, choices=tuple(str(c) for c in typing.get_args(inner)))
-    if inner is bool:
-        return FindingSpec(name, "bool", description)
-    kind: FindingKind = "int" if inner is int else "number"
-    return FindingSpec(name, kind, description, minimum=minimum, maximum=maximum, exclusive_minimum=exclusive)
-
-
-def _is_optional(annotation: Any) -> bool:
-    origin = typing.get_origin(annotation)
-    return origin in (Union, types.UnionType) and type(None) in typing.get_args(annotation)
-
-
-FINDING_SPECS: dict[str, FindingSpec] = {
-    name: _spec_for(name) for name, field in Findings.model_fields.items() if _is_optional(field.annotation)
-}
 
 
 def suggest(name: str, candidates: typing.Iterable[str]) -> str:
@@ -215,8 +154,9 @@ class AnswerError(ValueError):
 def parse_answer(spec: FindingSpec, text: str) -> Any:
     """A typed value for ``spec`` from what a person typed; ``None`` for unknown. Raises :class:`AnswerError`.
 
-    Booleans take yes/no/true/false; choices take the value, a unique prefix, or its number in the list
-    (case-insensitive); numbers are range-checked.
+    Booleans take yes/no/true/false; choices take the value, its label or a synonym from the vocabulary,
+    its number in the list, or a unique beginning or part of one (case-insensitive); numbers are
+    range-checked and may carry the finding's own unit ("7 mm").
     """
     answer = text.strip()
     if answer.lower() in UNKNOWN_WORDS or answer == "":
@@ -230,8 +170,11 @@ def parse_answer(spec: FindingSpec, text: str) -> Any:
         raise AnswerError(f"{answer!r} is not yes or no")
     if spec.kind == "enum":
         return _parse_choice(spec, answer)
+    digits = answer
+    if spec.unit and digits.lower().endswith(spec.unit.lower()):
+        digits = digits[: -len(spec.unit)].strip()
     try:
-        number = float(answer.replace(",", "."))
+        number = float(digits.replace(",", "."))
     except ValueError:
         raise AnswerError(f"{answer!r} is not a number; expected {spec.describe_allowed()}") from None
     value: int | float = number
@@ -244,14 +187,47 @@ def parse_answer(spec: FindingSpec, text: str) -> Any:
     return value
 
 
+def _normalise(text: str) -> str:
+    return " ".join(text.lower().replace("_", " ").replace("-", " ").split())
+
+
 def _parse_choice(spec: FindingSpec, answer: str) -> str:
-    lowered = answer.lower().replace(" ", "_").replace("-", "_")
-    if lowered.isdigit() and 1 <= int(lowered) <= len(spec.choices):
-        return spec.choices[int(lowered) - 1]
-    if lowered in spec.choices:
-        return lowered
-    prefixed = [c for c in spec.choices if c.startswith(lowered)]
-    if len(prefixed) == 1:
-        return prefixed[0]
-    hint = suggest(lowered, spec.choices)
+    """The value's id, number, label or a synonym; else a unique beginning, else a unique part of one."""
+    typed = _normalise(answer)
+    if typed.isdigit() and 1 <= int(typed) <= len(spec.choices):
+        return spec.choices[int(typed) - 1]
+    names = _value_names(spec)
+    exact = {value for name, value in names if name == typed}
+    if len(exact) == 1:
+        return exact.pop()
+    for matches in (
+        {value for name, value in names if name.startswith(typed)},
+        {value for name, value in names if typed in name} if len(typed) >= 3 else set(),
+    ):
+        if len(matches) == 1:
+            return matches.pop()
+        if len(matches) > 1:
+            ordered = [c for c in spec.choices if c in matches]
+            raise AnswerError(f"{answer!r} matches {', '.join(ordered[:-1])} and {ordered[-1]}; type more of one")
+    hint = suggest(typed.replace(" ", "_"), spec.choices)
     raise AnswerError(f"{answer!r} is not {spec.describe_allowed()}{hint}")
+
+
+def _value_names(spec: FindingSpec) -> list[tuple[str, str]]:
+    """Every name a choice answers to, normalised: its id, label and synonyms."""
+    names: list[tuple[str, str]] = []
+    for choice in spec.choices:
+        value = spec.value_spec(choice)
+        words = (choice, *((value.label, *value.synonyms) if value is not None else ()))
+        names += [(_normalise(word), choice) for word in words if word]
+    return names
+
+
+def finding_names(specs: Mapping[str, FindingSpec]) -> dict[str, str]:
+    """Every name a finding answers to at a prompt or in ``--set``: its id and its label, normalised."""
+    names: dict[str, str] = {}
+    for name, spec in specs.items():
+        names[_normalise(name)] = name
+        if spec.label:
+            names.setdefault(_normalise(spec.label), name)
+    return names

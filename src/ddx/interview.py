@@ -28,7 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ddx.case import Case
 from ddx.counterfactuals import candidate_values, posterior_shift
 from ddx.evaluate import Conclusion, Evaluator
-from ddx.findings import FINDING_SPECS, AnswerError, Findings, FindingSpec, parse_answer
+from ddx.findings import AnswerError, FindingSpec, parse_answer
+from ddx.oracle import evaluate
+from ddx.rulepack import RulePack
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,8 @@ def rank_questions(
     so such a finding is also tried jointly with each unknown finding it shares a rule with, at half credit.
     """
     pack = evaluator.pack
-    names = [n for n in (candidates if candidates is not None else FINDING_SPECS) if n not in known]
+    specs = pack.specs
+    names = [n for n in (candidates if candidates is not None else specs) if n not in known]
     current = evaluator.conclude(known)
     thresholds = pack.all_numeric_thresholds
     partners: dict[str, set[str]] = {}
@@ -109,7 +112,7 @@ def rank_questions(
             partners.setdefault(name, set()).update(read - {name})
 
     def values_of(name: str) -> list[Any]:
-        return candidate_values(FINDING_SPECS[name], thresholds.get(name, ())) if name in partners else []
+        return candidate_values(specs[name], thresholds.get(name, ())) if name in partners else []
 
     scores = []
     for name in names:
@@ -123,7 +126,7 @@ def rank_questions(
                 if joint.score / 2 > score:
                     score, shift = joint.score / 2, joint.shift / 2
         scores.append(QuestionScore(name, score, shift, single.top_changes, len(values)))
-    order = {name: index for index, name in enumerate(FINDING_SPECS)}
+    order = {name: index for index, name in enumerate(specs)}
     scores.sort(key=lambda q: (-round(q.score, 12), order[q.finding]))
     return scores
 
@@ -180,6 +183,24 @@ def question_prompt(spec: FindingSpec) -> str:
     return f"{spec.description} ({spec.name}, {allowed}): "
 
 
+def help_text(spec: FindingSpec) -> str:
+    """What ``help`` prints at a prompt: what the finding means and what each of its values means."""
+    lines = [f"  {spec.title}: {spec.meaning or spec.description}"]
+    lines += [
+        f"    {value.id}"
+        + (f" ({value.label})" if value.label and value.label != value.id else "")
+        + (f": {value.meaning}" if value.meaning else "")
+        + (f" Also: {', '.join(value.synonyms)}." if value.synonyms else "")
+        for value in spec.values
+    ]
+    if spec.kind == "bool":
+        lines.append("    yes or no (also: y, n, true, false)")
+    elif spec.kind in ("int", "number"):
+        lines.append(f"    {spec.describe_allowed()}" + (f", in {spec.unit}" if spec.unit else ""))
+    lines.append(f"  {COMMANDS}")
+    return "\n".join(lines)
+
+
 class Interview:
     """The interview's state and rules, with no input or output of its own (the CLI drives it)."""
 
@@ -192,16 +213,25 @@ class Interview:
         return self.draft.findings
 
     def next_question(self) -> Question | None:
-        pending = [name for name in FINDING_SPECS if name not in self.draft.asked]
+        pending = [name for name in self.specs if name not in self.draft.asked and self.applies(name)]
         if not pending:
             return None
         if self.draft.order == "fixed":
             name = pending[0]
-            return Question(name, question_prompt(FINDING_SPECS[name]), None)
+            return Question(name, question_prompt(self.specs[name]), None)
         best = rank_questions(self.findings, self.evaluator, candidates=pending)[0]
         if best.score < STOP_SCORE and not self.draft.ask_all:
             return None
-        return Question(best.finding, question_prompt(FINDING_SPECS[best.finding]), best.score)
+        return Question(best.finding, question_prompt(self.specs[best.finding]), best.score)
+
+    @property
+    def specs(self) -> dict[str, FindingSpec]:
+        return self.evaluator.pack.specs
+
+    def applies(self, name: str) -> bool:
+        """A finding is asked unless the answers so far show that it does not apply (its condition is false)."""
+        condition = self.specs[name].applies_when
+        return condition is None or evaluate(condition, self.findings) is not False
 
     def reply(self, question: Question, text: str) -> Reply:
         command = text.strip().lower()
@@ -210,7 +240,7 @@ class Interview:
                 return Reply("back", self.go_back())
             return Reply(command)  # type: ignore[arg-type]
         try:
-            value = parse_answer(FINDING_SPECS[question.finding], text)
+            value = parse_answer(self.specs[question.finding], text)
         except AnswerError as error:
             return Reply("invalid", str(error))
         self.draft.asked.append(question.finding)
@@ -228,11 +258,12 @@ class Interview:
         return f"Back to {previous}."
 
     def remaining_unknowns(self) -> int:
-        return sum(1 for name in FINDING_SPECS if name not in self.draft.asked)
+        return sum(1 for name in self.specs if name not in self.draft.asked and self.applies(name))
 
     def case(self) -> Case:
-        ordered = {name: self.findings[name] for name in FINDING_SPECS if name in self.findings}
-        return Case(id=self.draft.case_id, title=self.draft.title, findings=Findings.model_validate(ordered))
+        ordered = {name: self.findings[name] for name in self.specs if name in self.findings}
+        findings = self.evaluator.pack.vocabulary.findings_model.model_validate(ordered)
+        return Case(id=self.draft.case_id, title=self.draft.title, findings=findings)
 
 
 def summary_line(conclusion: Conclusion, labels: Mapping[Any, str]) -> str:
@@ -254,7 +285,7 @@ def save_draft(draft: Draft, path: Path) -> None:
     )
 
 
-def load_draft(path: Path) -> Draft:
+def load_draft(path: Path, pack: RulePack) -> Draft:
     from ddx.case import validation_error_to_input_error
     from ddx.errors import DdxInputError
     from ddx.yamlsource import load_document
@@ -264,9 +295,9 @@ def load_draft(path: Path) -> Draft:
         raise DdxInputError(f"not a ddx interview draft (expected format: {DRAFT_FORMAT})", source=path, line=1)
     try:
         draft = Draft.model_validate(document.data)
-        Findings.model_validate(draft.findings)
+        pack.vocabulary.findings_model.model_validate(draft.findings)
     except ValidationError as error:
-        raise validation_error_to_input_error(error, document, model_name="draft") from None
+        raise validation_error_to_input_error(error, document, model_name="draft", specs=pack.specs) from None
     return draft
 
 
@@ -340,7 +371,7 @@ def run_interview(
             write("  " + (", ".join(f"{k}={v}" for k, v in known.items()) or "nothing known yet"))
             continue
         if reply.kind == "help":
-            write(f"  {FINDING_SPECS[question.finding].description}. {COMMANDS}")
+            write(help_text(interview.specs[question.finding]))
             continue
         if reply.kind == "done":
             break

@@ -14,7 +14,7 @@ Checks, each reported as ``file:line: rule ID: problem``:
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,10 +23,9 @@ from ddx.conditions import AllOf, AnyOf, Comparison, Condition, Not
 from ddx.counterfactuals import candidate_values
 from ddx.engine import MAX_ALTERNATIVES_PER_SHARD, MAX_GROUPS_PER_RULE, alternatives, compile_condition, groups
 from ddx.errors import DdxInputError
-from ddx.findings import FINDING_SPECS
+from ddx.findings import FindingSpec
 from ddx.oracle import fires
 from ddx.rulepack import (
-    DERIVED_SPECS,
     PACK_FILE,
     SOURCES_FILE,
     Rule,
@@ -69,8 +68,9 @@ def _from_error(error: DdxInputError) -> LintProblem:
 def lint_pack(pack: RulePack) -> list[LintProblem]:
     problems: list[LintProblem] = []
     by_condition: dict[str, Rule] = {}
+    vocabulary = {**pack.specs, **pack.derived_specs}
     for rule in pack.rules:
-        if not can_fire(rule):
+        if not can_fire(rule, vocabulary):
             problems.append(_problem(rule, "can never fire: no combination of finding values satisfies `when`"))
         key = canonical(rule.when)
         if key in by_condition:
@@ -125,9 +125,8 @@ def _unused_sources(pack: RulePack) -> Iterator[LintProblem]:
             yield LintProblem(sources_file, None, None, f"source '{key}' is never cited")
 
 
-def can_fire(rule: Rule) -> bool:
+def can_fire(rule: Rule, vocabulary: Mapping[str, FindingSpec]) -> bool:
     """Whether some assignment of the findings the rule reads makes its condition true."""
-    vocabulary = {**FINDING_SPECS, **DERIVED_SPECS}
     names = sorted(rule.when.findings())
     thresholds = numeric_thresholds([rule])
     domains: list[list[Any]] = [candidate_values(vocabulary[n], thresholds.get(n, [])) or [None] for n in names]

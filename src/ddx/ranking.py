@@ -13,8 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ddx.case import DIAGNOSIS_IDS, DiagnosisId
-from ddx.rulepack import DiagnosisEffect, Rule, RulePack
+from ddx.rulepack import DiagnosisEffect, DiagnosisId, Rule, RulePack
 
 _SCORE_DIGITS = 9  # scores equal to 9 decimals are a tie, broken by the fixed diagnosis order
 
@@ -80,10 +79,10 @@ def _weights(pack: RulePack) -> _Weights:
 
 
 def rank(pack: RulePack, fired: Iterable[Rule]) -> tuple[RankedDiagnosis, ...]:
-    """Rank the three diagnoses; ties break by the fixed order avulsion, myositis ossificans, sarcoma."""
+    """Rank the pack's diagnoses; ties break by the pack's order of diagnoses."""
     weights = _weights(pack)
     table = weights.contributions
-    by_diagnosis: dict[DiagnosisId, list[Contribution]] = {d: [] for d in DIAGNOSIS_IDS}
+    by_diagnosis: dict[DiagnosisId, list[Contribution]] = {d: [] for d in pack.diagnosis_ids}
     for rule in fired:
         for contribution in table.get(rule.id, ()):
             by_diagnosis[contribution.diagnosis].append(contribution)
@@ -93,7 +92,7 @@ def rank(pack: RulePack, fired: Iterable[Rule]) -> tuple[RankedDiagnosis, ...]:
     relative = {d: math.exp(s - top_score) for d, s in scores.items()}
     total = sum(relative.values())
     # The sort is stable, so diagnoses with equal scores keep the fixed order.
-    order = sorted(DIAGNOSIS_IDS, key=lambda d: -round(scores[d], _SCORE_DIGITS))
+    order = sorted(pack.diagnosis_ids, key=lambda d: -round(scores[d], _SCORE_DIGITS))
     priors = weights.priors
     return tuple(
         RankedDiagnosis(d, position, priors[d], scores[d], relative[d] / total, tuple(by_diagnosis[d]))

@@ -47,9 +47,11 @@ def unmet_expectations(expect: Expectation, report: Report) -> list[str]:
         failures.append(f"top: expected {expect.top}, got {order[0]}")
     if expect.order is not None and list(expect.order) != order:
         failures.append(f"order: expected {' > '.join(expect.order)}, got {' > '.join(order)}")
-    status = {s.condition: s.status for s in report.secondary}.get("ischiofemoral_impingement")
-    if expect.impingement is not None and status != expect.impingement:
-        failures.append(f"impingement: expected {expect.impingement}, got {status}")
+    statuses = {s.condition: s.status for s in report.secondary}
+    for key, condition in type(expect).conditions.items():
+        expected = getattr(expect, key, None)
+        if expected is not None and statuses.get(condition) != expected:
+            failures.append(f"{key}: expected {expected}, got {statuses.get(condition)}")
     if expect.red_flags is not None and bool(report.red_flags) != expect.red_flags:
         raised = ", ".join(flag.rule for flag in report.red_flags) or "none"
         failures.append(f"red_flags: expected {'some' if expect.red_flags else 'none'}, got {raised}")
@@ -80,7 +82,7 @@ def run_regression(paths: list[Path], evaluator: Evaluator) -> RegressionRun:
     run = RegressionRun()
     for path in paths:
         try:
-            case = load_case(path)
+            case = load_case(path, evaluator.pack)
         except DdxInputError as error:
             run.results.append(CaseResult(str(path), path.stem, None, error=str(error)))
             continue
@@ -93,7 +95,7 @@ def cases_firing(paths: list[Path], evaluator: Evaluator, rule_id: str) -> list[
     firing = []
     for path in paths:
         try:
-            case = load_case(path)
+            case = load_case(path, evaluator.pack)
         except DdxInputError:
             continue
         if any(rule.id == rule_id for rule in evaluator.conclude(case.findings).fired):
@@ -137,7 +139,8 @@ class CaseChange:
     probability_deltas: dict[str, float]
     started: tuple[str, ...]
     stopped: tuple[str, ...]
-    impingement: tuple[str, str] | None
+    secondary: tuple[tuple[str, str, str], ...] = ()
+    """Secondary conditions whose status changed: (condition, before, after)."""
 
     @property
     def rank_changed(self) -> bool:
@@ -149,15 +152,14 @@ class CaseChange:
             self.rank_changed
             or any(abs(d) > _MOVED for d in self.probability_deltas.values())
             or bool(self.started or self.stopped)
-            or self.impingement is not None
+            or bool(self.secondary)
         )
 
 
 def compare_reports(before: Report, after: Report) -> CaseChange:
     old_p = {e.diagnosis: e.probability for e in before.ranking}
     new_p = {e.diagnosis: e.probability for e in after.ranking}
-    old_status = {s.condition: s.status for s in before.secondary}.get("ischiofemoral_impingement", "")
-    new_status = {s.condition: s.status for s in after.secondary}.get("ischiofemoral_impingement", "")
+    old_status = {s.condition: s.status for s in before.secondary}
     return CaseChange(
         case_id=after.case_id,
         order_before=tuple(e.diagnosis for e in before.ranking),
@@ -165,7 +167,11 @@ def compare_reports(before: Report, after: Report) -> CaseChange:
         probability_deltas={d: round(new_p[d] - old_p[d], 6) for d in new_p},
         started=tuple(r for r in after.fired_rules if r not in before.fired_rules),
         stopped=tuple(r for r in before.fired_rules if r not in after.fired_rules),
-        impingement=None if old_status == new_status else (old_status, new_status),
+        secondary=tuple(
+            (s.condition, old_status.get(s.condition, ""), s.status)
+            for s in after.secondary
+            if old_status.get(s.condition, "") != s.status
+        ),
     )
 
 
@@ -272,7 +278,7 @@ def run_summary(
                 "probability_deltas": c.probability_deltas,
                 "started": list(c.started),
                 "stopped": list(c.stopped),
-                "impingement": None if c.impingement is None else list(c.impingement),
+                "secondary": [list(change) for change in c.secondary],
             }
             for c in changes
             if c.moved

@@ -4,6 +4,7 @@ Layout of a rules folder:
 
 * ``pack.yaml`` — name, version, the strength scale, the diagnoses (labels, priors, codes) and the
   secondary conditions;
+* ``findings.yaml`` — the finding vocabulary (see :mod:`ddx.vocabulary`);
 * ``sources.yaml`` — every citation, by key;
 * any other ``*.yaml`` — ``rules: [...]``, each rule with id, title, rationale, citations, ``when``,
   ``effect`` and ``examples``.
@@ -32,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from ddx.case import DIAGNOSIS_IDS, DiagnosisId, validation_error_to_input_error
+from ddx.case import validation_error_to_input_error
 from ddx.conditions import (
     ORDERING_OPERATORS,
     Condition,
@@ -42,7 +43,8 @@ from ddx.conditions import (
     parse_condition,
 )
 from ddx.errors import DdxInputError
-from ddx.findings import FINDING_SPECS, FindingSpec, suggest
+from ddx.findings import FindingSpec, suggest
+from ddx.vocabulary import VOCABULARY_FILE, Vocabulary, load_vocabulary
 from ddx.yamlsource import LoadedDocument, default_cache_dir, load_document
 
 Strength = Literal["strong", "moderate", "weak"]
@@ -51,17 +53,12 @@ RULE_ID_PATTERN = r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$"
 MIN_LIKELIHOOD_RATIO = 0.01
 MAX_LIKELIHOOD_RATIO = 100.0
 
-# Facts that exist only after ranking; management rules may use them, evidence rules may not.
-DERIVED_SPECS: dict[str, FindingSpec] = {
-    "top_diagnosis": FindingSpec("top_diagnosis", "enum", "The top-ranked diagnosis", choices=DIAGNOSIS_IDS),
-    "ischiofemoral_impingement": FindingSpec(
-        "ischiofemoral_impingement",
-        "enum",
-        "Status of secondary ischiofemoral impingement",
-        choices=("present", "absent", "indeterminate"),
-    ),
-    "urgent_red_flag": FindingSpec("urgent_red_flag", "bool", "At least one urgent red flag was raised"),
-}
+DiagnosisId = str
+CONDITION_STATUSES: tuple[str, ...] = ("present", "absent", "indeterminate")
+# Facts that exist only after ranking; management rules may use them, evidence rules may not. Besides these
+# two, each secondary condition's status is a derived fact named by the condition's id.
+TOP_DIAGNOSIS = "top_diagnosis"
+URGENT_RED_FLAG = "urgent_red_flag"
 
 
 class _Frozen(BaseModel):
@@ -98,17 +95,31 @@ class Codes(_Frozen):
 
 
 class DiagnosisInfo(_Frozen):
-    id: DiagnosisId
+    id: DiagnosisId = Field(pattern=r"^[a-z][a-z0-9_]*$")
     label: str
+    short: str | None = Field(None, description="A short label for narrow tables (default: the label)")
     prior: float = Field(gt=0, lt=1)
     prior_rationale: str
     codes: Codes = Field(default_factory=Codes)
 
+    @property
+    def short_label(self) -> str:
+        return self.short or self.label
+
 
 class ConditionInfo(_Frozen):
-    id: Literal["ischiofemoral_impingement"]
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    key: str | None = Field(
+        None,
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="The name used for this condition in case expectations and quiz answers (default: the id)",
+    )
     label: str
     codes: Codes = Field(default_factory=Codes)
+
+    @property
+    def answer_key(self) -> str:
+        return self.key or self.id
 
 
 class PackInfo(_Frozen):
@@ -117,13 +128,18 @@ class PackInfo(_Frozen):
     description: str | None = None
     strength_scale: StrengthScale
     diagnoses: tuple[DiagnosisInfo, ...]
-    conditions: tuple[ConditionInfo, ...]
+    conditions: tuple[ConditionInfo, ...] = ()
 
     @model_validator(mode="after")
     def _priors_cover_each_diagnosis_once(self) -> PackInfo:
         ids = [d.id for d in self.diagnoses]
-        if sorted(ids) != sorted(DIAGNOSIS_IDS):
-            raise ValueError(f"diagnoses must list each of {', '.join(DIAGNOSIS_IDS)} once, got {ids}")
+        if len(ids) < 2 or len(set(ids)) != len(ids):
+            raise ValueError(f"diagnoses must list at least two diagnoses, each once, got {ids}")
+        keys = [c.answer_key for c in self.conditions] + [c.id for c in self.conditions]
+        if len({c.id for c in self.conditions}) != len(self.conditions) or len(
+            {c.answer_key for c in self.conditions}
+        ) != len(self.conditions):
+            raise ValueError(f"conditions must have distinct ids and keys, got {keys}")
         total = sum(d.prior for d in self.diagnoses)
         if not math.isclose(total, 1.0, abs_tol=1e-3):
             raise ValueError(f"priors must sum to 1, they sum to {total:.4f}")
@@ -149,7 +165,7 @@ class DiagnosisEffect(_Frozen):
 
 
 class ConditionEffect(_Frozen):
-    condition: Literal["ischiofemoral_impingement"]
+    condition: str
     status: Literal["present", "absent", "indeterminate"]
 
 
@@ -278,6 +294,7 @@ class RulePack(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     info: PackInfo
+    vocabulary: Vocabulary
     sources: Mapping[str, Source]
     rules: tuple[Rule, ...]
     digest: str
@@ -323,8 +340,21 @@ class RulePack(BaseModel):
 
     @cached_property
     def diagnoses(self) -> dict[DiagnosisId, DiagnosisInfo]:
-        by_id = {d.id: d for d in self.info.diagnoses}
-        return {d: by_id[d] for d in DIAGNOSIS_IDS}
+        """The diagnoses in the pack's order (which also breaks ties)."""
+        return {d.id: d for d in self.info.diagnoses}
+
+    @cached_property
+    def diagnosis_ids(self) -> tuple[DiagnosisId, ...]:
+        return tuple(self.diagnoses)
+
+    @property
+    def specs(self) -> dict[str, FindingSpec]:
+        """The finding vocabulary: every finding a case may state."""
+        return self.vocabulary.specs
+
+    @cached_property
+    def derived_specs(self) -> dict[str, FindingSpec]:
+        return derived_specs(self.info, self.vocabulary)
 
     def likelihood_ratio(self, effect: DiagnosisEffect) -> float:
         """The effect's own likelihood ratio, or its strength's on the pack's scale."""
@@ -373,20 +403,23 @@ def load_rule_pack(directory: Path | None = None, problems: list[DdxInputError] 
     if not directory.is_dir():
         raise DdxInputError("rules folder not found", source=directory)
     pack_path, sources_path = directory / PACK_FILE, directory / SOURCES_FILE
-    for required in (pack_path, sources_path):
+    vocabulary_path = directory / VOCABULARY_FILE
+    for required in (pack_path, sources_path, vocabulary_path):
         if not required.is_file():
             raise DdxInputError(f"the rules folder needs {required.name}", source=directory)
     digest = hashlib.sha256()
     cache = default_cache_dir()
     info = _load_pack_info(load_document(pack_path, cache_dir=cache))
+    vocabulary = load_vocabulary(load_document(vocabulary_path, cache_dir=cache))
     sources = _load_sources(load_document(sources_path, cache_dir=cache))
+    derived = derived_specs(info, vocabulary)
     rules: list[Rule] = []
     for path in sorted(directory.glob("*.yaml")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
-        if path.name in (PACK_FILE, SOURCES_FILE):
+        if path.name in (PACK_FILE, SOURCES_FILE, VOCABULARY_FILE):
             continue
         try:
-            rules.extend(_load_rules_file(load_document(path, cache_dir=cache), problems))
+            rules.extend(_load_rules_file(load_document(path, cache_dir=cache), vocabulary.specs, derived, problems))
         except DdxInputError as error:
             if problems is None:
                 raise
@@ -394,6 +427,7 @@ def load_rule_pack(directory: Path | None = None, problems: list[DdxInputError] 
     rules = _check_pack(info, sources, rules, pack_path, problems)
     return RulePack(
         info=info,
+        vocabulary=vocabulary,
         sources=sources,
         # By id, not by file: every order a report shows must not depend on how rules are spread over files.
         rules=tuple(sorted(rules, key=lambda rule: rule.id)),
@@ -428,7 +462,25 @@ def _load_sources(document: LoadedDocument) -> dict[str, Source]:
     return sources
 
 
-def _load_rules_file(document: LoadedDocument, problems: list[DdxInputError] | None = None) -> list[Rule]:
+def derived_specs(info: PackInfo, vocabulary: Vocabulary) -> dict[str, FindingSpec]:
+    """The facts known only after ranking, with values from the pack: what recommendation rules may read."""
+
+    def spec(name: str, kind: Literal["enum", "bool"], choices: tuple[str, ...] = ()) -> FindingSpec:
+        meaning = vocabulary.derived_meanings.get(name, "")
+        return FindingSpec(name, kind, meaning or name, choices=choices, meaning=meaning)
+
+    specs = {TOP_DIAGNOSIS: spec(TOP_DIAGNOSIS, "enum", tuple(d.id for d in info.diagnoses))}
+    specs.update({c.id: spec(c.id, "enum", CONDITION_STATUSES) for c in info.conditions})
+    specs[URGENT_RED_FLAG] = spec(URGENT_RED_FLAG, "bool")
+    return specs
+
+
+def _load_rules_file(
+    document: LoadedDocument,
+    specs: Mapping[str, FindingSpec],
+    derived: Mapping[str, FindingSpec],
+    problems: list[DdxInputError] | None = None,
+) -> list[Rule]:
     data = document.data
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         raise DdxInputError("expected a mapping with a 'rules:' list", source=document.source, line=1)
@@ -442,7 +494,7 @@ def _load_rules_file(document: LoadedDocument, problems: list[DdxInputError] | N
     rules = []
     for index, raw in enumerate(data["rules"]):
         try:
-            rules.append(_parse_rule(raw, document, ("rules", index)))
+            rules.append(_parse_rule(raw, document, ("rules", index), specs, derived))
         except DdxInputError as error:
             if problems is None:
                 raise
@@ -450,7 +502,13 @@ def _load_rules_file(document: LoadedDocument, problems: list[DdxInputError] | N
     return rules
 
 
-def _parse_rule(raw: Any, document: LoadedDocument, location: tuple[str | int, ...]) -> Rule:
+def _parse_rule(
+    raw: Any,
+    document: LoadedDocument,
+    location: tuple[str | int, ...],
+    specs: Mapping[str, FindingSpec],
+    derived: Mapping[str, FindingSpec],
+) -> Rule:
     line = document.line_of(location)
     if not isinstance(raw, dict):
         raise DdxInputError("each rule is a mapping", source=document.source, line=line)
@@ -461,7 +519,9 @@ def _parse_rule(raw: Any, document: LoadedDocument, location: tuple[str | int, .
     payload = dict(raw)
     if "when" in raw:
         try:
-            payload["when"] = parse_condition(raw["when"], _value_check(stage))
+            payload["when"] = parse_condition(
+                raw["when"], _value_check(_stage_vocabulary(stage, specs, derived), derived)
+            )
         except ConditionSyntaxError as error:
             raise DdxInputError(
                 str(error),
@@ -492,18 +552,45 @@ def _parse_rule(raw: Any, document: LoadedDocument, location: tuple[str | int, .
             rule_id=rule_id,
             field=".".join(str(p) for p in loc) or None,
         ) from None
-    _check_examples(rule, document, location)
+    _check_targets(rule, document, location, derived)
+    _check_examples(rule, document, location, _stage_vocabulary(rule.stage, specs, derived))
     return rule
 
 
-def _value_check(stage: Stage) -> Any:
-    vocabulary = {**FINDING_SPECS, **(DERIVED_SPECS if stage == "management" else {})}
+def _check_targets(
+    rule: Rule, document: LoadedDocument, location: tuple[str | int, ...], derived: Mapping[str, FindingSpec]
+) -> None:
+    """Each effect names a diagnosis or condition of this pack."""
+    diagnoses = derived[TOP_DIAGNOSIS].choices
+    conditions = [name for name in derived if name not in (TOP_DIAGNOSIS, URGENT_RED_FLAG)]
+    for index, effect in enumerate(rule.effects):
+        if isinstance(effect, DiagnosisEffect) and effect.diagnosis not in diagnoses:
+            key, given, known = "diagnosis", effect.diagnosis, diagnoses
+        elif isinstance(effect, ConditionEffect) and effect.condition not in conditions:
+            key, given, known = "condition", effect.condition, tuple(conditions)
+        else:
+            continue
+        raise DdxInputError(
+            f"'{given}' is not a {key} of this pack{suggest(given, known)}; expected one of {', '.join(known)}",
+            source=document.source,
+            line=document.line_of((*location, "effects", index, key)),
+            rule_id=rule.id,
+            field=f"effects.{index}.{key}",
+        )
 
+
+def _stage_vocabulary(
+    stage: Stage, specs: Mapping[str, FindingSpec], derived: Mapping[str, FindingSpec]
+) -> dict[str, FindingSpec]:
+    return {**specs, **(derived if stage == "management" else {})}
+
+
+def _value_check(vocabulary: Mapping[str, FindingSpec], derived: Mapping[str, FindingSpec]) -> Any:
     def check(finding: str, op: Operator, operand: Any, location: tuple[str | int, ...]) -> None:
         spec = vocabulary.get(finding)
         if spec is None:
             hint = suggest(finding, vocabulary)
-            if finding in DERIVED_SPECS:
+            if finding in derived:
                 hint = " (derived facts are only for recommendation rules)"
             raise ConditionSyntaxError(f"unknown finding '{finding}'{hint}", location)
         if op in ORDERING_OPERATORS and spec.kind not in ("int", "number"):
@@ -520,8 +607,9 @@ def _value_check(stage: Stage) -> Any:
     return check
 
 
-def _check_examples(rule: Rule, document: LoadedDocument, location: tuple[str | int, ...]) -> None:
-    vocabulary = {**FINDING_SPECS, **(DERIVED_SPECS if rule.stage == "management" else {})}
+def _check_examples(
+    rule: Rule, document: LoadedDocument, location: tuple[str | int, ...], vocabulary: Mapping[str, FindingSpec]
+) -> None:
     for group in ("fires", "does_not_fire"):
         for index, example in enumerate(getattr(rule.examples, group)):
             for name, value in example.items():

@@ -1,6 +1,6 @@
 """Quiz items for an LMS: Moodle XML and GIFT, from the curated cases and the engine's answers.
 
-For each case: the most likely diagnosis, the impingement status, and its script-concordance items
+For each case: the most likely diagnosis, each secondary condition's status, and its script-concordance items
 (answer fractions from the teachers' panel where the case has one — the aggregate method — else 100 % for
 the engine's answer and 50 % for a neighbouring one). Moodle accepts only certain fractions, so credits
 are rounded to the nearest of them.
@@ -12,11 +12,12 @@ import html
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from ddx.case import DIAGNOSIS_IDS, Case
+from ddx.case import Case
 from ddx.evaluate import Evaluator
 from ddx.findings import display_value
 from ddx.quiz.items import item_question, items_for_case
 from ddx.quiz.model import SCT_LABELS, SCT_SCALE, ScriptItem
+from ddx.rulepack import CONDITION_STATUSES
 
 MOODLE_FRACTIONS = (
     100,
@@ -80,20 +81,23 @@ def questions_for(case: Case, evaluator: Evaluator) -> list[Question]:
     labels = {d: info.label for d, info in pack.diagnoses.items()}
     vignette = _vignette_html(case)
     top = conclusion.top.diagnosis
-    status = conclusion.secondary[0].status
+    condition_labels = {c.id: c.label for c in pack.info.conditions}
     questions = [
         Question(
             name=f"{case.id}: most likely diagnosis",
             text=f"{vignette}<p>Which diagnosis is most likely?</p>",
-            choices=tuple(Choice(labels[d], 100.0 if d == top else 0.0) for d in DIAGNOSIS_IDS),
+            choices=tuple(Choice(labels[d], 100.0 if d == top else 0.0) for d in pack.diagnosis_ids),
             feedback=f"ddx ranks {labels[top]} first ({conclusion.top.probability:.0%}).",
         ),
+    ]
+    questions += [
         Question(
-            name=f"{case.id}: ischiofemoral impingement",
-            text=f"{vignette}<p>Is secondary ischiofemoral impingement present?</p>",
-            choices=tuple(Choice(s, 100.0 if s == status else 0.0) for s in ("present", "absent", "indeterminate")),
-            feedback=f"ddx: {status}.",
-        ),
+            name=f"{case.id}: {condition_labels[secondary.condition].lower()}",
+            text=f"{vignette}<p>Is {html.escape(condition_labels[secondary.condition].lower())} present?</p>",
+            choices=tuple(Choice(s, 100.0 if s == secondary.status else 0.0) for s in CONDITION_STATUSES),
+            feedback=f"ddx: {secondary.status}.",
+        )
+        for secondary in conclusion.secondary
     ]
     for item in items_for_case(case, pack):
         fractions = _sct_fractions(item)

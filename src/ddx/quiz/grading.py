@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ddx.case import Case, DiagnosisId
+from ddx.case import Case
 from ddx.errors import DdxInputError
 from ddx.evaluate import Conclusion, Evaluator
 from ddx.oracle import witness
@@ -28,6 +28,7 @@ from ddx.quiz.items import item_question, items_for_case
 from ddx.quiz.model import (
     Answers,
     CitedFinding,
+    DiagnosisId,
     Grade,
     Misconception,
     MissedRedFlag,
@@ -37,9 +38,9 @@ from ddx.quiz.model import (
 )
 from ddx.rulepack import RedFlagEffect, RulePack
 
+SECONDARY_WEIGHT = 10.0  # shared by the pack's secondary conditions, each a part named by its key
 MAXIMUM = {
     "ranking": 25.0,
-    "impingement": 10.0,
     "supporting_findings": 15.0,
     "findings_against": 15.0,
     "script_concordance": 20.0,
@@ -142,8 +143,16 @@ def grade(answers: Answers, case: Case, evaluator: Evaluator) -> Grade:
     earned: dict[str, float] = {
         "ranking": (15.0 if agreement.top1_match else 0.0) + 10.0 * (tau + 1) / 2,
     }
-    engine_status = conclusion.secondary[0].status
-    earned["impingement"] = MAXIMUM["impingement"] if answers.impingement == engine_status else 0.0
+    conditions = {c.id: c.answer_key for c in pack.info.conditions}
+    secondary = {
+        conditions[s.condition]: {"student": answers.secondary.get(conditions[s.condition], ""), "engine": s.status}
+        for s in conclusion.secondary
+    }
+    maximum = {"ranking": MAXIMUM["ranking"]}
+    for key, statuses in secondary.items():
+        maximum[key] = SECONDARY_WEIGHT / len(secondary)
+        earned[key] = maximum[key] if statuses["student"] == statuses["engine"] else 0.0
+    maximum.update({part: value for part, value in MAXIMUM.items() if part != "ranking"})
 
     misconceptions: list[Misconception] = []
     first = answers.ranking[0]
@@ -184,7 +193,6 @@ def grade(answers: Answers, case: Case, evaluator: Evaluator) -> Grade:
         )
         for item in items
     ]
-    maximum = dict(MAXIMUM)
     if scripts:
         earned["script_concordance"] = MAXIMUM["script_concordance"] * sum(s.credit for s in scripts) / len(scripts)
     else:
@@ -210,7 +218,7 @@ def grade(answers: Answers, case: Case, evaluator: Evaluator) -> Grade:
         breakdown={part: round(value, 2) for part, value in earned.items()},
         maximum=maximum,
         ranking_agreement=agreement,
-        impingement={"student": answers.impingement, "engine": engine_status},
+        secondary=secondary,
         missed_red_flags=missed,
         false_red_flags=false_flags,
         misconceptions=misconceptions,

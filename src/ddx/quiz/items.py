@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-from typing import Any
 
 from ddx.case import Case
-from ddx.findings import FINDING_SPECS
 from ddx.quiz.model import SCT_LABELS, ScriptItem
 from ddx.rulepack import DiagnosisEffect, RulePack
 
@@ -86,19 +84,12 @@ def items_for_case(case: Case, pack: RulePack, count: int = ITEMS_PER_CASE) -> l
     return [item.model_copy(update={"panel": panel.get(item.id, {})}) for item in chosen]
 
 
-def value_text(finding: str, value: Any) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    unit = FINDING_SPECS[finding].unit
-    return f"{value:g} {unit}" if isinstance(value, int | float) and unit and unit != "years" else str(value)
-
-
 def item_question(item: ScriptItem, pack: RulePack) -> str:
     label = pack.diagnoses[item.diagnosis].label
-    spec = FINDING_SPECS[item.finding]
+    spec = pack.specs[item.finding]
     return (
-        f"If you were thinking of {label} and you then learn: {spec.description} "
-        f"({item.finding}) = {value_text(item.finding, item.value)}, {label} becomes"
+        f"If you were thinking of {label} and you then learn: {spec.title} "
+        f"({item.finding}) = {spec.value_label(item.value)}, {label} becomes"
     )
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from ddx.case import DIAGNOSIS_IDS, DiagnosisId
+DiagnosisId = str
 
 Status = Literal["present", "absent", "indeterminate"]
 SCT_SCALE: tuple[int, ...] = (-2, -1, 0, 1, 2)
@@ -24,12 +24,17 @@ class _Model(BaseModel):
 
 
 class Answers(_Model):
-    """What a student answered for one case. Also the format of ``ddx quiz grade`` answers files."""
+    """What a student answered for one case. Also the format of ``ddx quiz grade`` answers files.
+
+    Validate with ``context={"pack": pack}``: the ranking must name each of the pack's diagnoses once, and
+    each secondary condition's status is given under its key (``impingement: present``), kept in
+    ``secondary``.
+    """
 
     student: str = Field(min_length=1, max_length=200)
     case: str = Field(min_length=1, description="The curated case's id")
-    ranking: tuple[DiagnosisId, DiagnosisId, DiagnosisId]
-    impingement: Status
+    ranking: tuple[DiagnosisId, ...]
+    secondary: dict[str, Status] = Field(default_factory=dict, description="Condition key → status")
     supports_first: tuple[str, ...] = Field(default=(), description="Findings that support the first choice")
     against: dict[DiagnosisId, tuple[str, ...]] = Field(
         default_factory=dict, description="For each other diagnosis, the findings that argue against it"
@@ -37,13 +42,26 @@ class Answers(_Model):
     red_flags: tuple[str, ...] = Field(default=(), description="Red-flag rule ids the student thinks apply")
     script_concordance: dict[str, int] = Field(default_factory=dict, description="Item id → −2…+2")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _conditions_by_key(cls, data: Any, info: ValidationInfo) -> Any:
+        pack = (info.context or {}).get("pack")
+        if pack is None or not isinstance(data, dict):
+            return data
+        keys = [c.answer_key for c in pack.info.conditions]
+        given = {key: data[key] for key in keys if key in data}
+        missing = [key for key in keys if key not in given and key not in data.get("secondary", {})]
+        if missing:
+            raise ValueError(f"'{missing[0]}' is required: present, absent or indeterminate")
+        rest = {k: v for k, v in data.items() if k not in keys}
+        return {**rest, "secondary": {**data.get("secondary", {}), **given}}
+
     @field_validator("ranking")
     @classmethod
-    def _each_diagnosis_once(
-        cls, ranking: tuple[DiagnosisId, DiagnosisId, DiagnosisId]
-    ) -> tuple[DiagnosisId, DiagnosisId, DiagnosisId]:
-        if sorted(ranking) != sorted(DIAGNOSIS_IDS):
-            raise ValueError(f"rank each of {', '.join(DIAGNOSIS_IDS)} exactly once")
+    def _each_diagnosis_once(cls, ranking: tuple[DiagnosisId, ...], info: ValidationInfo) -> tuple[DiagnosisId, ...]:
+        pack = (info.context or {}).get("pack")
+        if pack is not None and sorted(ranking) != sorted(pack.diagnosis_ids):
+            raise ValueError(f"rank each of {', '.join(pack.diagnosis_ids)} exactly once")
         return ranking
 
     @field_validator("script_concordance")
@@ -124,7 +142,7 @@ class Grade(_Model):
     breakdown: dict[str, float]
     maximum: dict[str, float]
     ranking_agreement: RankingAgreement
-    impingement: dict[str, str]
+    secondary: dict[str, dict[str, str]] = Field(description="Condition key → {student, engine} statuses")
     missed_red_flags: list[MissedRedFlag]
     false_red_flags: list[str]
     misconceptions: list[Misconception]

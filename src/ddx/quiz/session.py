@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ddx.case import DIAGNOSIS_IDS, Case
+from ddx.case import Case
 from ddx.evaluate import Evaluator
 from ddx.findings import display_value
 from ddx.quiz.grading import grade
@@ -20,7 +20,7 @@ from ddx.quiz.model import Answers, Grade, ScriptItem
 from ddx.quiz.store import QuizStore
 from ddx.rulepack import RedFlagEffect
 
-IMPINGEMENT_WORDS = {
+STATUS_WORDS = {
     "present": "present",
     "yes": "present",
     "absent": "absent",
@@ -48,7 +48,7 @@ def engine_snapshot(case: Case, evaluator: Evaluator, items: list[ScriptItem]) -
     return {
         "ranking": [e.diagnosis for e in conclusion.ranking],
         "probabilities": {e.diagnosis: round(e.probability, 6) for e in conclusion.ranking},
-        "impingement": conclusion.secondary[0].status,
+        "secondary": {s.condition: s.status for s in conclusion.secondary},
         "red_flags": [rule.id for rule, _ in conclusion.red_flags],
         "script_concordance": {item.id: item.engine_answer for item in items},
     }
@@ -81,10 +81,13 @@ class QuizSession:
     # ---- the questions -----------------------------------------------------------------------------------
 
     def steps(self) -> list[Step]:
-        choices = " · ".join(f"{i} {self.labels[d]}" for i, d in enumerate(DIAGNOSIS_IDS, start=1))
-        steps = [
-            Step("ranking", f"Rank the diagnoses, most likely first ({choices}; e.g. 1 3 2): ", self._ranking),
-            Step("impingement", "Ischiofemoral impingement: present, absent or indeterminate? ", self._impingement),
+        diagnoses = self.evaluator.pack.diagnosis_ids
+        choices = " · ".join(f"{i} {self.labels[d]}" for i, d in enumerate(diagnoses, start=1))
+        example = " ".join(str(i) for i in (1, *range(len(diagnoses), 1, -1)))
+        steps = [Step("ranking", f"Rank the diagnoses, most likely first ({choices}; e.g. {example}): ", self._ranking)]
+        steps += [
+            Step(condition.answer_key, f"{condition.label}: present, absent or indeterminate? ", self._status)
+            for condition in self.evaluator.pack.info.conditions
         ]
         ranking = self.answers.get("ranking")
         if ranking:
@@ -130,34 +133,35 @@ class QuizSession:
             self.answers[step.key] = value
 
     def result(self) -> Answers:
-        return Answers.model_validate({"student": self.student, "case": self.case.id, **self.answers})
+        return Answers.model_validate(
+            {"student": self.student, "case": self.case.id, **self.answers}, context={"pack": self.evaluator.pack}
+        )
 
     # ---- answer parsers ----------------------------------------------------------------------------------
 
     def _ranking(self, text: str) -> list[str]:
+        diagnoses = self.evaluator.pack.diagnosis_ids
         parts = [p for p in text.replace(",", " ").split() if p]
         chosen: list[str] = []
         for part in parts:
-            if part.isdigit() and 1 <= int(part) <= len(DIAGNOSIS_IDS):
-                chosen.append(DIAGNOSIS_IDS[int(part) - 1])
+            if part.isdigit() and 1 <= int(part) <= len(diagnoses):
+                chosen.append(diagnoses[int(part) - 1])
                 continue
             matches = [
-                d
-                for d in DIAGNOSIS_IDS
-                if d.startswith(part.lower()) or self.labels[d].lower().startswith(part.lower())
+                d for d in diagnoses if d.startswith(part.lower()) or self.labels[d].lower().startswith(part.lower())
             ]
             if len(matches) != 1:
-                raise QuizAnswerError(f"{part!r} is not one of 1, 2, 3 or a diagnosis name")
+                raise QuizAnswerError(f"{part!r} is not one of 1–{len(diagnoses)} or a diagnosis name")
             chosen.append(matches[0])
-        if len(chosen) == 2:
-            chosen += [d for d in DIAGNOSIS_IDS if d not in chosen]
-        if sorted(chosen) != sorted(DIAGNOSIS_IDS):
-            raise QuizAnswerError("rank each of the three diagnoses once, e.g. 1 3 2")
+        if len(chosen) == len(diagnoses) - 1:
+            chosen += [d for d in diagnoses if d not in chosen]
+        if sorted(chosen) != sorted(diagnoses):
+            raise QuizAnswerError(f"rank each of the {len(diagnoses)} diagnoses once, e.g. 1 3 2")
         return chosen
 
-    def _impingement(self, text: str) -> str:
+    def _status(self, text: str) -> str:
         word = text.strip().lower()
-        matches = {v for k, v in IMPINGEMENT_WORDS.items() if k.startswith(word)} if word else set()
+        matches = {v for k, v in STATUS_WORDS.items() if k.startswith(word)} if word else set()
         if len(matches) != 1:
             raise QuizAnswerError("answer present, absent or indeterminate")
         return matches.pop()

@@ -59,7 +59,11 @@ def grade_renderables(grade: Grade, labels: Mapping[Any, str]) -> list[Renderabl
     parts.append(
         Text(
             f"Top choice {'matches' if agreement.top1_match else 'differs'}; Kendall τ = {agreement.kendall_tau:+.2f}. "
-            f"Impingement: you said {grade.impingement['student']}, the engine says {grade.impingement['engine']}."
+            + " ".join(
+                f"{key.replace('_', ' ').capitalize()}: you said {statuses['student']}, "
+                f"the engine says {statuses['engine']}."
+                for key, statuses in grade.secondary.items()
+            )
         )
     )
     first = labels[agreement.student[0]]

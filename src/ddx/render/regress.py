@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from rich import box
 from rich.table import Table
 
@@ -39,14 +41,13 @@ def coverage_table(coverage: dict[str, list[str]]) -> Table:
     return table
 
 
-_SHORT = {"avulsion": "avulsion", "myositis_ossificans": "MO", "sarcoma": "sarcoma"}
+def _order(order: tuple[str, ...], short: Mapping[str, str]) -> str:
+    return " > ".join(short.get(d, d) for d in order)
 
 
-def _order(order: tuple[str, ...]) -> str:
-    return " > ".join(_SHORT.get(d, d) for d in order)
-
-
-def changes_table(changes: list[CaseChange], against: str) -> Table:
+def changes_table(changes: list[CaseChange], against: str, short: Mapping[str, str] | None = None) -> Table:
+    """What moved between two rule versions; ``short`` gives each diagnosis's short label (default: its id)."""
+    short = short or {}
     moved = [c for c in changes if c.moved]
     table = Table(
         title=f"Changes against {against}: {len(moved)} of {len(changes)} cases moved",
@@ -60,15 +61,12 @@ def changes_table(changes: list[CaseChange], against: str) -> Table:
     table.add_column("Rules", ratio=2, min_width=20, overflow="fold")
     for change in moved:
         ranking = (
-            f"[yellow]{_order(change.order_before)}\n→ {_order(change.order_after)}[/yellow]"
+            f"[yellow]{_order(change.order_before, short)}\n→ {_order(change.order_after, short)}[/yellow]"
             if change.rank_changed
-            else _order(change.order_after)
+            else _order(change.order_after, short)
         )
-        deltas = "\n".join(
-            f"{_SHORT.get(d, d)} {v:+.4f}" for d, v in change.probability_deltas.items() if abs(v) > 1e-9
-        )
+        deltas = "\n".join(f"{short.get(d, d)} {v:+.4f}" for d, v in change.probability_deltas.items() if abs(v) > 1e-9)
         rules = [f"[green]+{r}[/green]" for r in change.started] + [f"[red]-{r}[/red]" for r in change.stopped]
-        if change.impingement is not None:
-            rules.append(f"impingement {change.impingement[0]} → {change.impingement[1]}")
+        rules += [f"{condition.replace('_', ' ')} {old} → {new}" for condition, old, new in change.secondary]
         table.add_row(change.case_id, ranking, deltas or "—", "\n".join(rules) or "—")
     return table
