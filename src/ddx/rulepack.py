@@ -29,6 +29,7 @@ from pydantic import (
     PlainSerializer,
     Tag,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -103,12 +104,26 @@ class DiagnosisInfo(_Frozen):
     prior: float = Field(gt=0, lt=1)
     prior_rationale: str
     codes: Codes = Field(default_factory=Codes)
+    malignant: bool = Field(False, description="A must-not-miss malignancy: `ddx validate` counts its safety")
 
 
 class ConditionInfo(_Frozen):
     id: Literal["ischiofemoral_impingement"]
     label: str
     codes: Codes = Field(default_factory=Codes)
+
+
+ConditionField = Annotated[Condition, PlainSerializer(lambda c: c.to_source(), return_type=Any)]
+
+
+class BaselineStep(_Frozen):
+    """One line of the rule of thumb that ``ddx validate`` compares the engine with: if ``when`` holds
+    (known true), answer ``diagnosis``; the last step has no ``when`` and is the default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, str_strip_whitespace=True)
+
+    when: ConditionField | None = None
+    diagnosis: DiagnosisId
 
 
 class PackInfo(_Frozen):
@@ -118,6 +133,14 @@ class PackInfo(_Frozen):
     strength_scale: StrengthScale
     diagnoses: tuple[DiagnosisInfo, ...]
     conditions: tuple[ConditionInfo, ...]
+    baseline: tuple[BaselineStep, ...] = ()
+
+    @field_validator("baseline")
+    @classmethod
+    def _baseline_ends_with_one_default(cls, steps: tuple[BaselineStep, ...]) -> tuple[BaselineStep, ...]:
+        if steps and (steps[-1].when is not None or any(step.when is None for step in steps[:-1])):
+            raise ValueError("every step but the last needs 'when'; the last is the default, without it")
+        return steps
 
     @model_validator(mode="after")
     def _priors_cover_each_diagnosis_once(self) -> PackInfo:
@@ -216,9 +239,6 @@ class Maintenance(_Frozen):
     author: str | None = None
     added: str | None = None
     validated: Literal["draft", "reviewed", "validated"] = "draft"
-
-
-ConditionField = Annotated[Condition, PlainSerializer(lambda c: c.to_source(), return_type=Any)]
 
 
 class Rule(_Frozen):
@@ -405,10 +425,44 @@ def load_rule_pack(directory: Path | None = None, problems: list[DdxInputError] 
 def _load_pack_info(document: LoadedDocument) -> PackInfo:
     if not isinstance(document.data, dict):
         raise DdxInputError("expected a mapping (name, version, strength_scale, ...)", source=document.source)
+    data = {**document.data, "baseline": _parse_baseline(document)}
     try:
-        return PackInfo.model_validate(document.data)
+        return PackInfo.model_validate(data)
     except ValidationError as error:
         raise validation_error_to_input_error(error, document, model_name="pack") from None
+
+
+def _parse_baseline(document: LoadedDocument) -> Any:
+    """The ``baseline:`` steps with each ``when`` parsed in the rules' condition language (evidence findings)."""
+    raw = document.data.get("baseline", [])
+    if not isinstance(raw, list):
+        return raw  # the model reports it
+    steps = []
+    for index, entry in enumerate(raw):
+        step = entry
+        is_last = index == len(raw) - 1
+        if isinstance(entry, dict) and ("when" in entry) == is_last:
+            raise DdxInputError(
+                "the last step is the default, without 'when'"
+                if is_last
+                else "needs 'when' (only the last step is the default)",
+                source=document.source,
+                line=document.line_of(("baseline", index)),
+                field=f"baseline.{index}",
+            )
+        if isinstance(entry, dict) and "when" in entry:
+            location: tuple[str | int, ...] = ("baseline", index, "when")
+            try:
+                step = {**entry, "when": parse_condition(entry["when"], _value_check("evidence"))}
+            except ConditionSyntaxError as error:
+                raise DdxInputError(
+                    str(error),
+                    source=document.source,
+                    line=document.line_of((*location, *error.location)),
+                    field=".".join(str(p) for p in (*location, *error.location)),
+                ) from None
+        steps.append(step)
+    return steps
 
 
 def _load_sources(document: LoadedDocument) -> dict[str, Source]:
