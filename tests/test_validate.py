@@ -16,8 +16,11 @@ Constructed cases test the machinery only; accuracy figures are computed on vali
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -236,3 +239,105 @@ def test_a_case_id_used_twice_is_an_error(tmp_path: Path) -> None:
         shutil.copy(FIXTURE_CASES / "a-sarcoma-first.yaml", tmp_path / name)
     with pytest.raises(DdxInputError, match=r"two\.yaml:1: id: duplicate case id"):
         load_validation_cases(tmp_path, load_rule_pack(FIXTURE_RULES))
+
+
+# ---- the command ----------------------------------------------------------------------------------------
+
+Cli = Callable[..., tuple[int, str, str]]
+ON_FIXTURE = (str(FIXTURE_CASES), "--rules", str(FIXTURE_RULES))
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """``ddx ARGS`` in-process through the real entry point: (exit code, stdout, stderr)."""
+    from ddx.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["ddx", *args])
+        monkeypatch.setenv("COLUMNS", "160")
+        with pytest.raises(SystemExit) as exit_info:
+            main()
+        out, err = capsys.readouterr()
+        return int(exit_info.value.code or 0), out, err
+
+    return run
+
+
+def test_json_carries_the_headline_figures_as_fractions_and_counts(cli: Cli) -> None:
+    code, out, _ = cli("validate", *ON_FIXTURE, "--format", "json")
+    document = json.loads(out)
+    assert code == 0
+    fractions = ("top1", "top2", "baseline_top1")
+    counts = ("n", "sarcoma_n", "sarcoma_safe")
+    assert all(isinstance(document[k], float) and 0 <= document[k] <= 1 for k in fractions)
+    assert all(isinstance(document[k], int) for k in counts)
+    assert all(isinstance(document[k], float) for k in ("log_loss", "brier"))
+    assert {"per_diagnosis", "confusion", "calibration", "misses", "fitted"} <= set(document)
+
+
+def test_the_terminal_report_shows_every_table_and_says_nothing_is_fitted(cli: Cli) -> None:
+    code, out, _ = cli("validate", *ON_FIXTURE)
+    assert code == 0
+    for heading in ("Top-1 accuracy", "Per diagnosis", "Confusion", "Calibration", "Misses: 4", "Fitted to cases"):
+        assert heading in out
+    assert "e-sarcoma-third-unflagged" in out
+
+
+def test_markdown_is_tables_for_the_readme(cli: Cli) -> None:
+    code, out, _ = cli("validate", *ON_FIXTURE, "--format", "markdown")
+    assert code == 0
+    assert out.startswith("## Validation: 6 cases")
+    assert "| Top-1 accuracy | 33% (2 of 6) |" in out
+    assert "| Reference ↓ / top answer → | avulsion | myositis_ossificans | sarcoma |" in out
+
+
+def test_validation_reports_and_does_not_gate_poor_figures_exit_0(cli: Cli) -> None:
+    assert cli("validate", *ON_FIXTURE)[0] == 0  # top-1 is 33 % on the fixture
+
+
+def test_a_case_without_a_reference_is_exit_2_with_file_and_line(cli: Cli, tmp_path: Path) -> None:
+    shutil.copy(FIXTURE_CASES / "a-sarcoma-first.yaml", tmp_path / "a.yaml")
+    (tmp_path / "b.yaml").write_text("id: b\ntitle: t\nfindings: {}\n", encoding="utf-8")
+    code, out, err = cli("validate", str(tmp_path), "--rules", str(FIXTURE_RULES))
+    assert (code, out) == (2, "")
+    assert err.startswith("ddx: error: ")
+    assert "b.yaml:1: no 'reference:' block" in err
+    assert err.count("\n") == 1
+
+
+def test_an_empty_folder_is_exit_2(cli: Cli, tmp_path: Path) -> None:
+    code, _, err = cli("validate", str(tmp_path))
+    assert code == 2
+    assert "no case files" in err
+
+
+def test_plot_writes_the_reliability_diagram_and_confusion_matrix(cli: Cli, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    target = tmp_path / "validation.png"
+    code, _, err = cli("validate", *ON_FIXTURE, "--plot", str(target))
+    assert code == 0
+    assert target.read_bytes().startswith(b"\x89PNG")
+    assert f"Plot written to {target}" in err
+
+
+def test_plot_without_matplotlib_is_one_line_naming_the_extra(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+    code, out, err = cli("validate", *ON_FIXTURE, "--plot", str(tmp_path / "x.png"))
+    assert (code, out) == (2, "")
+    assert err == "ddx: error: --plot needs matplotlib, the optional extra 'plot': pip install 'ddx[plot]'\n"
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_matplotlib_is_imported_only_for_a_plot() -> None:
+    script = (
+        "import sys, contextlib, io\n"
+        "from ddx.cli import main\n"
+        f"sys.argv = ['ddx', 'validate', *{list(ON_FIXTURE)!r}, '--format', 'json']\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main()\n"
+        "print('matplotlib' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.strip() == "False"
