@@ -383,6 +383,49 @@ def regress(
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
+@app.command()
+def validate(
+    target: Annotated[
+        Path, typer.Argument(help="A folder of validation cases (case files with a reference block).")
+    ] = Path("validation"),
+    output_format: Annotated[
+        str, typer.Option("--format", "-f", help="Output format: text, markdown or json.")
+    ] = "text",
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", help="Also draw the reliability diagram and confusion matrix here (needs ddx[plot])."),
+    ] = None,
+    rules: RulesOption = None,
+) -> None:
+    """Measure the ranking on real published cases: accuracy, log loss, Brier, calibration, malignancy safety.
+
+    Reports only; the exit code is 0 whatever the figures (2 for bad input).
+    """
+    import json
+
+    from ddx.api import evaluator_for
+    from ddx.render.validate import plot_validation, require_matplotlib, validation_markdown, validation_renderables
+    from ddx.validate import load_validation_cases, summary, validate
+
+    if output_format not in ("text", "markdown", "json"):
+        _fail(f"--format: got {output_format!r}; expected one of text, markdown, json")
+    if plot is not None:
+        require_matplotlib()  # before the run, so a missing extra costs nothing
+    evaluator = evaluator_for(rules)
+    result = summary(validate(load_validation_cases(target, evaluator.pack), evaluator))
+    if output_format == "json":
+        typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    elif output_format == "markdown":
+        typer.echo(validation_markdown(result))
+    else:
+        console = _console()
+        for part in validation_renderables(result):
+            console.print(part)
+    if plot is not None:
+        plot_validation(result, plot)
+        typer.echo(f"Plot written to {plot}", err=True)
+
+
 rules_app = typer.Typer(help="Inspect, document and lint the rule pack.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 

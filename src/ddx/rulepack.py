@@ -30,6 +30,7 @@ from pydantic import (
     PlainSerializer,
     Tag,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -101,6 +102,7 @@ class DiagnosisInfo(_Frozen):
     prior: float = Field(gt=0, lt=1)
     prior_rationale: str
     codes: Codes = Field(default_factory=Codes)
+    malignant: bool = Field(False, description="A must-not-miss malignancy: `ddx validate` counts its safety")
 
     @property
     def short_label(self) -> str:
@@ -122,6 +124,19 @@ class ConditionInfo(_Frozen):
         return self.key or self.id
 
 
+ConditionField = Annotated[Condition, PlainSerializer(lambda c: c.to_source(), return_type=Any)]
+
+
+class BaselineStep(_Frozen):
+    """One line of the rule of thumb that ``ddx validate`` compares the engine with: if ``when`` holds
+    (known true), answer ``diagnosis``; the last step has no ``when`` and is the default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, str_strip_whitespace=True)
+
+    when: ConditionField | None = None
+    diagnosis: DiagnosisId
+
+
 class PackInfo(_Frozen):
     name: str
     version: str
@@ -129,12 +144,23 @@ class PackInfo(_Frozen):
     strength_scale: StrengthScale
     diagnoses: tuple[DiagnosisInfo, ...]
     conditions: tuple[ConditionInfo, ...] = ()
+    baseline: tuple[BaselineStep, ...] = ()
+
+    @field_validator("baseline")
+    @classmethod
+    def _baseline_ends_with_one_default(cls, steps: tuple[BaselineStep, ...]) -> tuple[BaselineStep, ...]:
+        if steps and (steps[-1].when is not None or any(step.when is None for step in steps[:-1])):
+            raise ValueError("every step but the last needs 'when'; the last is the default, without it")
+        return steps
 
     @model_validator(mode="after")
     def _priors_cover_each_diagnosis_once(self) -> PackInfo:
         ids = [d.id for d in self.diagnoses]
         if len(ids) < 2 or len(set(ids)) != len(ids):
             raise ValueError(f"diagnoses must list at least two diagnoses, each once, got {ids}")
+        unknown = [step.diagnosis for step in self.baseline if step.diagnosis not in ids]
+        if unknown:
+            raise ValueError(f"baseline names '{unknown[0]}', which is not one of the diagnoses {', '.join(ids)}")
         keys = [c.answer_key for c in self.conditions] + [c.id for c in self.conditions]
         if len({c.id for c in self.conditions}) != len(self.conditions) or len(
             {c.answer_key for c in self.conditions}
@@ -232,9 +258,6 @@ class Maintenance(_Frozen):
     author: str | None = None
     added: str | None = None
     validated: Literal["draft", "reviewed", "validated"] = "draft"
-
-
-ConditionField = Annotated[Condition, PlainSerializer(lambda c: c.to_source(), return_type=Any)]
 
 
 class Rule(_Frozen):
@@ -409,8 +432,8 @@ def load_rule_pack(directory: Path | None = None, problems: list[DdxInputError] 
             raise DdxInputError(f"the rules folder needs {required.name}", source=directory)
     digest = hashlib.sha256()
     cache = default_cache_dir()
-    info = _load_pack_info(load_document(pack_path, cache_dir=cache))
     vocabulary = load_vocabulary(load_document(vocabulary_path, cache_dir=cache))
+    info = _load_pack_info(load_document(pack_path, cache_dir=cache), vocabulary.specs)
     sources = _load_sources(load_document(sources_path, cache_dir=cache))
     derived = derived_specs(info, vocabulary)
     rules: list[Rule] = []
@@ -436,13 +459,47 @@ def load_rule_pack(directory: Path | None = None, problems: list[DdxInputError] 
     )
 
 
-def _load_pack_info(document: LoadedDocument) -> PackInfo:
+def _load_pack_info(document: LoadedDocument, specs: Mapping[str, FindingSpec]) -> PackInfo:
     if not isinstance(document.data, dict):
         raise DdxInputError("expected a mapping (name, version, strength_scale, ...)", source=document.source)
+    data = {**document.data, "baseline": _parse_baseline(document, specs)}
     try:
-        return PackInfo.model_validate(document.data)
+        return PackInfo.model_validate(data)
     except ValidationError as error:
         raise validation_error_to_input_error(error, document, model_name="pack") from None
+
+
+def _parse_baseline(document: LoadedDocument, specs: Mapping[str, FindingSpec]) -> Any:
+    """The ``baseline:`` steps with each ``when`` parsed in the rules' condition language (evidence findings)."""
+    raw = document.data.get("baseline", [])
+    if not isinstance(raw, list):
+        return raw  # the model reports it
+    steps = []
+    for index, entry in enumerate(raw):
+        step = entry
+        is_last = index == len(raw) - 1
+        if isinstance(entry, dict) and ("when" in entry) == is_last:
+            raise DdxInputError(
+                "the last step is the default, without 'when'"
+                if is_last
+                else "needs 'when' (only the last step is the default)",
+                source=document.source,
+                line=document.line_of(("baseline", index)),
+                field=f"baseline.{index}",
+            )
+        if isinstance(entry, dict) and "when" in entry:
+            location: tuple[str | int, ...] = ("baseline", index, "when")
+            try:
+                step = {**entry, "when": parse_condition(entry["when"], _value_check(specs, {}))}
+            except ConditionSyntaxError as error:
+                raise DdxInputError(
+                    str(error),
+                    source=document.source,
+                    line=document.line_of((*location, *error.location)),
+                    field=".".join(str(p) for p in (*location, *error.location)),
+                ) from None
+        steps.append(step)
+    return steps
 
 
 def _load_sources(document: LoadedDocument) -> dict[str, Source]:
