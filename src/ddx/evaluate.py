@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from ddx.engine import CompiledRuleset
 from ddx.findings import Findings
+from ddx.oracle import evaluate
 from ddx.ranking import RankedDiagnosis, rank
 from ddx.rulepack import (
     CATEGORY_ORDER,
@@ -21,6 +22,8 @@ from ddx.rulepack import (
     URGENT_RED_FLAG,
     ConditionEffect,
     EffectT,
+    MustNotMiss,
+    PriorContext,
     RecommendationEffect,
     RedFlagEffect,
     Rule,
@@ -39,6 +42,14 @@ class SecondaryConclusion:
 
 
 @dataclass(frozen=True)
+class NotExcluded:
+    """A must-not-miss diagnosis that this case cannot exclude, with its probability."""
+
+    entry: MustNotMiss
+    probability: float
+
+
+@dataclass(frozen=True)
 class Conclusion:
     facts: Mapping[str, Any]
     fired: tuple[Rule, ...]
@@ -46,6 +57,8 @@ class Conclusion:
     secondary: tuple[SecondaryConclusion, ...]
     red_flags: tuple[tuple[Rule, RedFlagEffect], ...]
     recommendations: tuple[tuple[Rule, RecommendationEffect], ...]
+    context: PriorContext | None = None
+    not_excluded: tuple[NotExcluded, ...] = ()
 
     @property
     def top(self) -> RankedDiagnosis:
@@ -87,12 +100,13 @@ class Evaluator:
         return rule in stage
 
     def rank(self, facts: Mapping[str, Any]) -> tuple[RankedDiagnosis, ...]:
-        return rank(self.pack, self.fire_evidence(facts))
+        return rank(self.pack, self.fire_evidence(facts), self.pack.prior_context(facts))
 
     def conclude(self, findings: Findings | Mapping[str, Any]) -> Conclusion:
         facts = findings.known() if isinstance(findings, Findings) else dict(findings)
         fired = self.fire_evidence(facts)
-        ranking = rank(self.pack, fired)
+        context = self.pack.prior_context(facts)
+        ranking = rank(self.pack, fired, context)
         condition_effects = [pair for rule in fired for pair in self._condition_effects[rule.id]]
         secondary = tuple(
             SecondaryConclusion(
@@ -103,8 +117,10 @@ class Evaluator:
             for condition in self.pack.info.conditions
         )
         red_flags = tuple(pair for rule in fired for pair in self._red_flags[rule.id])
+        not_excluded = self._not_excluded(ranking, facts)
         derived: dict[str, Any] = {
-            URGENT_RED_FLAG: any(effect.severity == "urgent" for _, effect in red_flags),
+            URGENT_RED_FLAG: any(effect.severity == "urgent" for _, effect in red_flags)
+            or any(open_one.entry.severity == "urgent" for open_one in not_excluded),
             **{s.condition: s.status for s in secondary},
         }
         if ranking[0].score - ranking[1].score > _TIE:
@@ -124,6 +140,18 @@ class Evaluator:
             secondary=secondary,
             red_flags=red_flags,
             recommendations=tuple(advice),
+            context=context,
+            not_excluded=not_excluded,
+        )
+
+    def _not_excluded(self, ranking: tuple[RankedDiagnosis, ...], facts: Mapping[str, Any]) -> tuple[NotExcluded, ...]:
+        """Must-not-miss diagnoses ranked at or above their threshold whose reassurance is not known to hold."""
+        probability = {entry.diagnosis: entry.probability for entry in ranking}
+        return tuple(
+            NotExcluded(entry, probability[entry.diagnosis])
+            for entry in self.pack.info.must_not_miss
+            if probability.get(entry.diagnosis, 0.0) >= entry.above
+            and (entry.unless is None or evaluate(entry.unless, facts) is not True)
         )
 
     def close(self) -> None:

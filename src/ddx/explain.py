@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from ddx.case import Case
 from ddx.counterfactuals import what_ifs
-from ddx.evaluate import Conclusion, Evaluator, SecondaryConclusion
+from ddx.evaluate import Conclusion, Evaluator, NotExcluded, SecondaryConclusion
 from ddx.findings import Findings
 from ddx.oracle import witness
 from ddx.ranking import Contribution, RankedDiagnosis
@@ -28,7 +28,9 @@ from ddx.report import (
     CodeSet,
     ConditionEvidence,
     EvidenceItem,
+    Headline,
     MarginItem,
+    PriorContextEntry,
     RankedEntry,
     Recommendation,
     RedFlag,
@@ -61,6 +63,7 @@ class Explanation:
     recommendations: list[Recommendation]
     fired_rules: list[str]
     sources: dict[str, str]
+    prior_context: PriorContextEntry | None
 
 
 def explain(conclusion: Conclusion, pack: RulePack) -> Explanation:
@@ -68,14 +71,18 @@ def explain(conclusion: Conclusion, pack: RulePack) -> Explanation:
     facts = conclusion.facts
     ranking = [parts.ranked_entry(entry, facts) for entry in conclusion.ranking]
     secondary = [parts.secondary_entry(secondary, facts) for secondary in conclusion.secondary]
-    red_flags = [parts.red_flag(rule, effect, facts) for rule, effect in _urgent_first(conclusion.red_flags)]
+    red_flags = [parts.not_excluded_flag(open_one, conclusion) for open_one in conclusion.not_excluded]
+    red_flags += [parts.red_flag(rule, effect, facts) for rule, effect in conclusion.red_flags]
+    red_flags.sort(key=lambda flag: 0 if flag.severity == "urgent" else 1)
     recommendations = [parts.recommendation(rule, effect, facts) for rule, effect in conclusion.recommendations]
-    # Sources are numbered in reading order: red flags, evidence, secondary, recommendations.
-    citing_rules = (
+    context = conclusion.context
+    # Sources are numbered in reading order: red flags, evidence, secondary, recommendations, priors.
+    citing = (
         *[flag.rule for flag in red_flags],
         *[item.rule for entry in ranking for item in entry.evidence],
         *[item.rule for entry in secondary for item in entry.evidence],
         *[recommendation.rule for recommendation in recommendations],
+        *([_context_key(context.id)] if context is not None else []),
     )
     return Explanation(
         ranking=ranking,
@@ -84,8 +91,22 @@ def explain(conclusion: Conclusion, pack: RulePack) -> Explanation:
         red_flags=red_flags,
         recommendations=recommendations,
         fired_rules=[rule.id for rule in conclusion.fired],
-        sources=parts.sources_cited_by(citing_rules),
+        sources=parts.sources_cited_by(citing),
+        prior_context=None
+        if context is None
+        else PriorContextEntry(
+            id=context.id,
+            label=context.label,
+            basis=context.basis,
+            rationale=" ".join(context.rationale.split()),
+            citation=pack.citation_text(context.citations),
+            source_keys=list(context.citations),
+        ),
     )
+
+
+def _context_key(context_id: str) -> str:
+    return f"prior context {context_id}"
 
 
 def build_report(case: Case, evaluator: Evaluator) -> Report:
@@ -93,6 +114,9 @@ def build_report(case: Case, evaluator: Evaluator) -> Report:
     pack = evaluator.pack
     conclusion = evaluator.conclude(case.findings)
     explanation = explain(conclusion, pack)
+    unknowns = unknown_findings(case.findings, conclusion, evaluator)
+    headline, cited = headline_for(conclusion, unknowns, evaluator)
+    sources = {**explanation.sources, **{key: pack.citation_text((key,)) for key in cited}}
     return Report(
         case_id=case.id,
         title=case.title,
@@ -103,14 +127,66 @@ def build_report(case: Case, evaluator: Evaluator) -> Report:
         secondary=explanation.secondary,
         red_flags=explanation.red_flags,
         recommendations=explanation.recommendations,
-        unknown_findings=unknown_findings(case.findings, conclusion, evaluator),
+        unknown_findings=unknowns,
         fired_rules=explanation.fired_rules,
-        sources=explanation.sources,
+        sources=sources,
+        prior_context=explanation.prior_context,
+        headline=headline,
     )
 
 
-def _urgent_first(flags: tuple[tuple[Rule, RedFlagEffect], ...]) -> list[tuple[Rule, RedFlagEffect]]:
-    return sorted(flags, key=lambda flag: 0 if flag[1].severity == "urgent" else 1)
+def headline_for(
+    conclusion: Conclusion, unknowns: list[UnknownFinding], evaluator: Evaluator
+) -> tuple[Headline, tuple[str, ...]]:
+    """The leading diagnosis, or *indeterminate* below the pack's threshold with what would decide.
+
+    Returns the headline and the source keys it cites. The deciding findings are the unknown findings whose
+    value could change the top diagnosis, else those whose answer would move the differential most.
+    """
+    pack = evaluator.pack
+    top = conclusion.top
+    label = pack.diagnoses[top.diagnosis].label
+    uncertainty = pack.info.uncertainty
+    if uncertainty is None or top.probability >= uncertainty.leading_above:
+        return Headline(
+            status="leading",
+            diagnosis=top.diagnosis,
+            probability=round(top.probability, 6),
+            text=f"{label} leads ({shown_probability(top.probability)}).",
+        ), ()
+    deciding = [u.finding for u in unknowns if u.could_change_top][:3]
+    if not deciding:
+        from ddx.interview import rank_questions
+
+        read = pack.findings_read_for_ranking
+        candidates = [u.finding for u in unknowns if u.finding in read]
+        scored = rank_questions(conclusion.facts, evaluator, candidates=candidates) if candidates else []
+        deciding = [q.finding for q in scored if q.score > 0][:3]
+    names = ", ".join(pack.specs[name].title.lower() for name in deciding)
+    text = (
+        f"Indeterminate: {label} leads at only {shown_probability(top.probability)} "
+        f"(below {uncertainty.leading_above:.0%})."
+        + (f" What would decide: {names}." if names else "")
+        + f" Next step: {' '.join(uncertainty.next_step.split())}"
+    )
+    return Headline(
+        status="indeterminate",
+        diagnosis=top.diagnosis,
+        probability=round(top.probability, 6),
+        text=text,
+        deciding_findings=deciding,
+        next_step=" ".join(uncertainty.next_step.split()),
+        citation=pack.citation_text(uncertainty.citations),
+    ), uncertainty.citations
+
+
+def shown_probability(probability: float) -> str:
+    """A probability as a report shows it: never 0 % or 100 %, which a rule-based estimate cannot claim."""
+    if probability < 0.005:
+        return "<1%"
+    if probability > 0.995:
+        return ">99%"
+    return f"{probability:.0%}"
 
 
 def _codes(codes: Codes) -> CodeSet:
@@ -140,13 +216,10 @@ class _ReportParts:
         self._codes.update({c.id: _codes(c.codes) for c in pack.info.conditions})
         self._margins: dict[tuple[str, str], tuple[MarginItem, MarginItem]] = {}
         self._citations = {rule.id: rule.citations for rule in pack.rules}
+        self._citations.update({entry.id: entry.citations for entry in pack.info.must_not_miss})
+        self._citations.update({_context_key(c.id): c.citations for c in pack.info.prior_contexts})
         self._source_texts = {key: pack.citation_text((key,)) for key in pack.sources}
         self._conditions: dict[str, ConditionInfo] = {c.id: c for c in pack.info.conditions}
-        self._prior_log_ratios = {
-            (first, second): round(math.log(one.prior / other.prior), 6)
-            for first, one in pack.diagnoses.items()
-            for second, other in pack.diagnoses.items()
-        }
 
     def _for_rule(
         self, rule: Rule, effect_key: object, facts: Mapping[str, Any], build: Callable[[dict[str, Any]], _P]
@@ -184,9 +257,10 @@ class _ReportParts:
             rank=entry.rank,
             probability=round(entry.probability, 6),
             log_odds=round(entry.log_odds, 6),
-            prior=info.prior,
+            prior=entry.prior,
             codes=self._codes[info.id],
             evidence=[self.evidence_item(c, facts) for c in contributions],
+            not_counted=[self.evidence_item(c, facts) for c in entry.not_counted],
         )
 
     def evidence_item(self, contribution: Contribution, facts: Mapping[str, Any]) -> EvidenceItem:
@@ -202,6 +276,8 @@ class _ReportParts:
                 likelihood_ratio=round(contribution.likelihood_ratio, 6),
                 log_likelihood_ratio=round(contribution.log_likelihood_ratio, 6),
                 rationale=rule.rationale,
+                basis="convention" if contribution.effect.likelihood_ratio is None else "published",
+                group=rule.group,
             ),
         )
 
@@ -240,6 +316,27 @@ class _ReportParts:
             ),
         )
 
+    def not_excluded_flag(self, open_one: NotExcluded, conclusion: Conclusion) -> RedFlag:
+        """A must-not-miss diagnosis that the case cannot exclude, naming what keeps it open."""
+        entry = open_one.entry
+        label = self.pack.diagnoses[entry.diagnosis].label
+        ranked = next(r for r in conclusion.ranking if r.diagnosis == entry.diagnosis)
+        keeping: dict[str, Any] = {}
+        for contribution in ranked.contributions:
+            if contribution.direction == "for":
+                keeping.update(witness(contribution.rule.when, conclusion.facts))
+        specs = self.pack.specs
+        named = ", ".join(f"{specs[n].title.lower()} {specs[n].value_label(v)}" for n, v in keeping.items())
+        reason = f"kept open by {named}" if named else "nothing known excludes it"
+        return RedFlag(
+            rule=entry.id,
+            severity=entry.severity,
+            message=f"{' '.join(entry.message.split())} ({label} {shown_probability(open_one.probability)}; {reason}.)",
+            findings=keeping,
+            citation=self.pack.citation_text(entry.citations),
+            source_keys=list(entry.citations),
+        )
+
     def recommendation(self, rule: Rule, effect: RecommendationEffect, facts: Mapping[str, Any]) -> Recommendation:
         return self._for_rule(
             rule,
@@ -272,7 +369,7 @@ class _ReportParts:
             first=first.diagnosis,
             second=second.diagnosis,
             log_margin=round(first.score - second.score, 6),
-            prior_log_ratio=self._prior_log_ratios[first.diagnosis, second.diagnosis],
+            prior_log_ratio=round(math.log(first.prior / second.prior), 6),
             contributions=items,
         )
 

@@ -119,6 +119,9 @@ def _unused_sources(pack: RulePack) -> Iterator[LintProblem]:
     cited |= set(pack.info.strength_scale.citations)
     cited |= {key for d in pack.info.diagnoses for key in d.codes.citations}
     cited |= {key for c in pack.info.conditions for key in c.codes.citations}
+    cited |= {key for c in pack.info.priors for key in c.citations}
+    cited |= {key for m in pack.info.must_not_miss for key in m.citations}
+    cited |= set(pack.info.uncertainty.citations) if pack.info.uncertainty else set()
     sources_file = str(Path(pack.directory) / SOURCES_FILE)
     for key in pack.sources:
         if key not in cited:

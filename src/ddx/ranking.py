@@ -1,9 +1,9 @@
 """Priors × likelihood ratios → posterior probabilities and per-rule log-odds contributions.
 
-Each diagnosis gets a score ``ln(prior) + Σ ln(LR)`` over the rules that fired for or against it; the
-three scores are normalised (softmax) into probabilities that sum to 1. This treats fired rules as
-conditionally independent given the diagnosis — which is why correlated findings are written as one
-combined rule in the pack rather than as several rules that would each count.
+Each diagnosis of the case's prior context gets a score ``ln(prior) + Σ ln(LR)`` over the rules that fired
+for or against it; the scores are normalised (softmax) into probabilities that sum to 1. This treats fired
+rules as conditionally independent given the diagnosis, so rules that restate one underlying fact share a
+``group`` and only the strongest of them counts for each diagnosis.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ddx.rulepack import DiagnosisEffect, DiagnosisId, Rule, RulePack
+from ddx.rulepack import DiagnosisEffect, DiagnosisId, PriorContext, Rule, RulePack
 
 _SCORE_DIGITS = 9  # scores equal to 9 decimals are a tie, broken by the fixed diagnosis order
 
@@ -46,6 +46,8 @@ class RankedDiagnosis:
     score: float
     probability: float
     contributions: tuple[Contribution, ...]
+    not_counted: tuple[Contribution, ...] = ()
+    """Fired evidence of a group whose stronger member already counts for this diagnosis (one fact counts once)."""
 
     @property
     def log_odds(self) -> float:
@@ -54,47 +56,60 @@ class RankedDiagnosis:
         return math.log(p / (1 - p))
 
 
-@dataclass(frozen=True)
-class _Weights:
-    """What ranking needs from a pack, computed once: each rule's contributions and ln(prior)."""
-
-    contributions: dict[str, tuple[Contribution, ...]]
-    priors: dict[DiagnosisId, float]
-    log_priors: dict[DiagnosisId, float]
-
-
-def _weights(pack: RulePack) -> _Weights:
-    weights: _Weights | None = pack.derived.get("ranking")
-    if weights is None:
-        table: dict[str, tuple[Contribution, ...]] = {}
+def _weights(pack: RulePack) -> dict[str, tuple[Contribution, ...]]:
+    """Each rule's contributions, computed once per pack."""
+    table: dict[str, tuple[Contribution, ...]] | None = pack.derived.get("ranking")
+    if table is None:
+        table = {}
         for rule in pack.rules:
             ratios = [(effect, pack.likelihood_ratio(effect)) for effect in rule.effects_of(DiagnosisEffect)]
             contributions = [Contribution(rule, effect, ratio, math.log(ratio)) for effect, ratio in ratios]
             if contributions:
                 table[rule.id] = tuple(contributions)
-        priors = {d: info.prior for d, info in pack.diagnoses.items()}
-        log_priors = {d: math.log(prior) for d, prior in priors.items()}
-        weights = pack.derived["ranking"] = _Weights(table, priors, log_priors)
-    return weights
+        pack.derived["ranking"] = table
+    return table
 
 
-def rank(pack: RulePack, fired: Iterable[Rule]) -> tuple[RankedDiagnosis, ...]:
-    """Rank the pack's diagnoses; ties break by the pack's order of diagnoses."""
-    weights = _weights(pack)
-    table = weights.contributions
-    by_diagnosis: dict[DiagnosisId, list[Contribution]] = {d: [] for d in pack.diagnosis_ids}
+def _count_once(contributions: list[Contribution]) -> tuple[list[Contribution], list[Contribution]]:
+    """Within a group, only the strongest effect on a diagnosis counts; the rest are kept apart to show."""
+    strongest: dict[str, Contribution] = {}
+    for contribution in contributions:
+        group = contribution.rule.group
+        if group is None:
+            continue
+        held = strongest.get(group)
+        if held is None or (abs(contribution.log_likelihood_ratio), held.rule.id) > (
+            abs(held.log_likelihood_ratio),
+            contribution.rule.id,
+        ):
+            strongest[group] = contribution
+    counted = [c for c in contributions if c.rule.group is None or strongest[c.rule.group] is c]
+    return counted, [c for c in contributions if c not in counted]
+
+
+def rank(pack: RulePack, fired: Iterable[Rule], context: PriorContext | None = None) -> tuple[RankedDiagnosis, ...]:
+    """Rank the diagnoses of the prior context (the pack's default without one).
+
+    Scores are ln(prior) plus the fired rules' ln(LR), one per group and diagnosis. Ties break toward a
+    malignant diagnosis (missing it costs more), then by the pack's order of diagnoses.
+    """
+    table = _weights(pack)
+    priors = (context or pack.info.prior_contexts[-1]).probabilities
+    ranked_ids = [d for d in pack.diagnosis_ids if d in priors]
+    by_diagnosis: dict[DiagnosisId, list[Contribution]] = {d: [] for d in ranked_ids}
     for rule in fired:
         for contribution in table.get(rule.id, ()):
-            by_diagnosis[contribution.diagnosis].append(contribution)
-    log_priors = weights.log_priors
-    scores = {d: log_priors[d] + math.fsum([c.log_likelihood_ratio for c in cs]) for d, cs in by_diagnosis.items()}
+            if contribution.diagnosis in by_diagnosis:
+                by_diagnosis[contribution.diagnosis].append(contribution)
+    split = {d: _count_once(cs) for d, cs in by_diagnosis.items()}
+    scores = {d: math.log(priors[d]) + math.fsum([c.log_likelihood_ratio for c in split[d][0]]) for d in ranked_ids}
     top_score = max(scores.values())
     relative = {d: math.exp(s - top_score) for d, s in scores.items()}
     total = sum(relative.values())
-    # The sort is stable, so diagnoses with equal scores keep the fixed order.
-    order = sorted(pack.diagnosis_ids, key=lambda d: -round(scores[d], _SCORE_DIGITS))
-    priors = weights.priors
+    malignant = {d for d, info in pack.diagnoses.items() if info.malignant}
+    # The sort is stable, so equal scores keep the pack's order after the malignant ones.
+    order = sorted(ranked_ids, key=lambda d: (-round(scores[d], _SCORE_DIGITS), d not in malignant))
     return tuple(
-        RankedDiagnosis(d, position, priors[d], scores[d], relative[d] / total, tuple(by_diagnosis[d]))
+        RankedDiagnosis(d, position, priors[d], scores[d], relative[d] / total, tuple(split[d][0]), tuple(split[d][1]))
         for position, d in enumerate(order, start=1)
     )

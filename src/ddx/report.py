@@ -34,6 +34,12 @@ class EvidenceItem(_Model):
     rationale: str
     citation: str
     source_keys: list[str]
+    basis: Literal["published", "convention"] = Field(
+        "convention",
+        description="published: the rule states a likelihood ratio derived from published figures; "
+        "convention: a qualitative strength on the pack's scale, where nothing is published",
+    )
+    group: str | None = Field(None, description="Rules reading one underlying fact share a group; one counts")
 
 
 class CodeSet(_Model):
@@ -51,6 +57,9 @@ class RankedEntry(_Model):
     prior: float
     codes: CodeSet
     evidence: list[EvidenceItem]
+    not_counted: list[EvidenceItem] = Field(
+        default_factory=list, description="Fired evidence whose group already counts a stronger rule (counted once)"
+    )
 
 
 class MarginItem(_Model):
@@ -118,6 +127,29 @@ class UnknownFinding(_Model):
     changes_top_when: list[TopChange]
 
 
+class PriorContextEntry(_Model):
+    """Which base rates the ranking started from, and why."""
+
+    id: str
+    label: str
+    basis: Literal["published", "judgement"]
+    rationale: str
+    citation: str
+    source_keys: list[str]
+
+
+class Headline(_Model):
+    """The one-line answer: the leading diagnosis, or *indeterminate* with what would decide."""
+
+    status: Literal["leading", "indeterminate"]
+    diagnosis: DiagnosisId
+    probability: float
+    text: str
+    deciding_findings: list[str] = Field(default_factory=list, description="Unknown findings that would decide")
+    next_step: str | None = None
+    citation: str | None = None
+
+
 class RulePackStamp(_Model):
     name: str
     version: str
@@ -137,6 +169,8 @@ class Report(_Model):
     unknown_findings: list[UnknownFinding]
     fired_rules: list[str]
     sources: dict[str, str] = Field(description="Every cited source by key, in order of first citation")
+    prior_context: PriorContextEntry | None = None
+    headline: Headline | None = None
     disclaimer: str = DISCLAIMER
 
     @field_validator("disclaimer")

@@ -99,8 +99,8 @@ class DiagnosisInfo(_Frozen):
     id: DiagnosisId = Field(pattern=r"^[a-z][a-z0-9_]*$")
     label: str
     short: str | None = Field(None, description="A short label for narrow tables (default: the label)")
-    prior: float = Field(gt=0, lt=1)
-    prior_rationale: str
+    prior: float | None = Field(None, gt=0, lt=1, description="A single prior, for packs without a `priors` table")
+    prior_rationale: str | None = None
     codes: Codes = Field(default_factory=Codes)
     malignant: bool = Field(False, description="A must-not-miss malignancy: `ddx validate` counts its safety")
 
@@ -137,6 +137,62 @@ class BaselineStep(_Frozen):
     diagnosis: DiagnosisId
 
 
+class PriorContext(_Frozen):
+    """Base rates for one clinical context: the first context whose ``when`` is known true applies.
+
+    A diagnosis the context leaves out is not ranked in it (metastasis without a cancer history).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, str_strip_whitespace=True)
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    label: str = Field(min_length=1)
+    when: ConditionField | None = None
+    probabilities: dict[DiagnosisId, float]
+    basis: Literal["published", "judgement"]
+    rationale: str = Field(min_length=1)
+    citations: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _a_distribution(self) -> PriorContext:
+        if len(self.probabilities) < 2 or any(not 0 < p < 1 for p in self.probabilities.values()):
+            raise ValueError("probabilities: at least two diagnoses, each strictly between 0 and 1")
+        total = sum(self.probabilities.values())
+        if not math.isclose(total, 1.0, abs_tol=1e-3):
+            raise ValueError(f"probabilities must sum to 1, they sum to {total:.4f}")
+        if self.basis == "published" and not self.citations:
+            raise ValueError("a published prior needs its citations")
+        return self
+
+
+class MustNotMiss(_Frozen):
+    """A malignant diagnosis that is flagged whenever it cannot be excluded.
+
+    It is raised when the diagnosis is ranked with at least ``above`` probability and ``unless`` (what shows
+    the lesion to be benign) is not known to hold; the flag names the findings that keep it open.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, str_strip_whitespace=True)
+
+    id: str = Field(pattern=RULE_ID_PATTERN)
+    diagnosis: DiagnosisId
+    above: float = Field(gt=0, lt=1)
+    unless: ConditionField | None = None
+    severity: Literal["urgent", "caution"]
+    message: str = Field(min_length=1)
+    rationale: str = Field(min_length=1)
+    citations: tuple[str, ...] = Field(min_length=1)
+
+
+class Uncertainty(_Frozen):
+    """When no diagnosis reaches ``leading_above``, the headline says *indeterminate* and what would decide."""
+
+    leading_above: float = Field(gt=0, lt=1)
+    next_step: str = Field(min_length=1)
+    rationale: str = Field(min_length=1)
+    citations: tuple[str, ...] = Field(min_length=1)
+
+
 class PackInfo(_Frozen):
     name: str
     version: str
@@ -144,7 +200,32 @@ class PackInfo(_Frozen):
     strength_scale: StrengthScale
     diagnoses: tuple[DiagnosisInfo, ...]
     conditions: tuple[ConditionInfo, ...] = ()
+    priors: tuple[PriorContext, ...] = ()
+    must_not_miss: tuple[MustNotMiss, ...] = ()
+    uncertainty: Uncertainty | None = None
     baseline: tuple[BaselineStep, ...] = ()
+
+    @field_validator("priors")
+    @classmethod
+    def _priors_end_with_one_default(cls, contexts: tuple[PriorContext, ...]) -> tuple[PriorContext, ...]:
+        if contexts and (contexts[-1].when is not None or any(c.when is None for c in contexts[:-1])):
+            raise ValueError("every prior context but the last needs 'when'; the last is the default, without it")
+        return contexts
+
+    @property
+    def prior_contexts(self) -> tuple[PriorContext, ...]:
+        """The ``priors`` table, or one default context made of each diagnosis's own ``prior``."""
+        if self.priors:
+            return self.priors
+        return (
+            PriorContext(
+                id="default",
+                label="every case",
+                probabilities={d.id: d.prior or 0.0 for d in self.diagnoses},
+                basis="judgement",
+                rationale=" ".join(dict.fromkeys(d.prior_rationale or "" for d in self.diagnoses)).strip() or "-",
+            ),
+        )
 
     @field_validator("baseline")
     @classmethod
@@ -166,9 +247,16 @@ class PackInfo(_Frozen):
             {c.answer_key for c in self.conditions}
         ) != len(self.conditions):
             raise ValueError(f"conditions must have distinct ids and keys, got {keys}")
-        total = sum(d.prior for d in self.diagnoses)
-        if not math.isclose(total, 1.0, abs_tol=1e-3):
-            raise ValueError(f"priors must sum to 1, they sum to {total:.4f}")
+        named = [d for c in self.priors for d in c.probabilities] + [m.diagnosis for m in self.must_not_miss]
+        stray = next((d for d in named if d not in ids), None)
+        if stray is not None:
+            raise ValueError(f"'{stray}' is not one of the diagnoses {', '.join(ids)}")
+        if not self.priors:
+            if any(d.prior is None for d in self.diagnoses):
+                raise ValueError("give every diagnosis a prior, or a `priors` table of contexts")
+            total = sum(d.prior or 0.0 for d in self.diagnoses)
+            if not math.isclose(total, 1.0, abs_tol=1e-3):
+                raise ValueError(f"priors must sum to 1, they sum to {total:.4f}")
         return self
 
 
@@ -270,6 +358,11 @@ class Rule(_Frozen):
     when: ConditionField
     effects: tuple[Effect, ...] = Field(min_length=1)
     examples: Examples
+    group: str | None = Field(
+        None,
+        pattern=r"^[a-z][a-z0-9-]*$",
+        description="Rules that read one underlying fact share a group; only the strongest effect per diagnosis counts",
+    )
     maintenance: Maintenance = Field(default_factory=Maintenance)
     file: str = Field("", exclude=True)
     line: int = Field(0, exclude=True)
@@ -370,6 +463,13 @@ class RulePack(BaseModel):
     def diagnosis_ids(self) -> tuple[DiagnosisId, ...]:
         return tuple(self.diagnoses)
 
+    def prior_context(self, facts: Mapping[str, Any]) -> PriorContext:
+        """The first context of the priors table whose condition is known true for these facts."""
+        from ddx.oracle import evaluate
+
+        contexts = self.info.prior_contexts
+        return next((c for c in contexts if c.when is None or evaluate(c.when, facts) is True), contexts[-1])
+
     @property
     def specs(self) -> dict[str, FindingSpec]:
         """The finding vocabulary: every finding a case may state."""
@@ -462,7 +562,12 @@ def load_rule_pack(directory: Path | None = None, problems: list[DdxInputError] 
 def _load_pack_info(document: LoadedDocument, specs: Mapping[str, FindingSpec]) -> PackInfo:
     if not isinstance(document.data, dict):
         raise DdxInputError("expected a mapping (name, version, strength_scale, ...)", source=document.source)
-    data = {**document.data, "baseline": _parse_baseline(document, specs)}
+    data = {
+        **document.data,
+        "baseline": _parse_baseline(document, specs),
+        "priors": _parse_conditions_in(document, "priors", "when", specs),
+        "must_not_miss": _parse_conditions_in(document, "must_not_miss", "unless", specs),
+    }
     try:
         return PackInfo.model_validate(data)
     except ValidationError as error:
@@ -472,25 +577,33 @@ def _load_pack_info(document: LoadedDocument, specs: Mapping[str, FindingSpec]) 
 def _parse_baseline(document: LoadedDocument, specs: Mapping[str, FindingSpec]) -> Any:
     """The ``baseline:`` steps with each ``when`` parsed in the rules' condition language (evidence findings)."""
     raw = document.data.get("baseline", [])
+    if isinstance(raw, list):
+        for index, entry in enumerate(raw):
+            is_last = index == len(raw) - 1
+            if isinstance(entry, dict) and ("when" in entry) == is_last:
+                raise DdxInputError(
+                    "the last step is the default, without 'when'"
+                    if is_last
+                    else "needs 'when' (only the last step is the default)",
+                    source=document.source,
+                    line=document.line_of(("baseline", index)),
+                    field=f"baseline.{index}",
+                )
+    return _parse_conditions_in(document, "baseline", "when", specs)
+
+
+def _parse_conditions_in(document: LoadedDocument, key: str, field: str, specs: Mapping[str, FindingSpec]) -> Any:
+    """The list under ``key`` with each entry's ``field`` parsed as a condition over the findings."""
+    raw = document.data.get(key, [])
     if not isinstance(raw, list):
         return raw  # the model reports it
-    steps = []
-    for index, entry in enumerate(raw):
-        step = entry
-        is_last = index == len(raw) - 1
-        if isinstance(entry, dict) and ("when" in entry) == is_last:
-            raise DdxInputError(
-                "the last step is the default, without 'when'"
-                if is_last
-                else "needs 'when' (only the last step is the default)",
-                source=document.source,
-                line=document.line_of(("baseline", index)),
-                field=f"baseline.{index}",
-            )
-        if isinstance(entry, dict) and "when" in entry:
-            location: tuple[str | int, ...] = ("baseline", index, "when")
+    entries = []
+    for index, given in enumerate(raw):
+        entry = given
+        if isinstance(given, dict) and field in given:
+            location: tuple[str | int, ...] = (key, index, field)
             try:
-                step = {**entry, "when": parse_condition(entry["when"], _value_check(specs, {}))}
+                entry = {**given, field: parse_condition(given[field], _value_check(specs, {}))}
             except ConditionSyntaxError as error:
                 raise DdxInputError(
                     str(error),
@@ -498,8 +611,8 @@ def _parse_baseline(document: LoadedDocument, specs: Mapping[str, FindingSpec]) 
                     line=document.line_of((*location, *error.location)),
                     field=".".join(str(p) for p in (*location, *error.location)),
                 ) from None
-        steps.append(step)
-    return steps
+        entries.append(entry)
+    return entries
 
 
 def _load_sources(document: LoadedDocument) -> dict[str, Source]:
@@ -730,6 +843,9 @@ def _check_pack(
         if not missing:
             kept.append(rule)
     cited_by_pack = [*info.strength_scale.citations, *(k for d in info.diagnoses for k in d.codes.citations)]
+    cited_by_pack += [k for c in info.priors for k in c.citations]
+    cited_by_pack += [k for m in info.must_not_miss for k in m.citations]
+    cited_by_pack += list(info.uncertainty.citations) if info.uncertainty else []
     cited_by_pack += [k for c in info.conditions for k in c.codes.citations]
     for key in cited_by_pack:
         if key not in sources:
