@@ -100,16 +100,15 @@ def oracle_pipeline(evaluator: Any) -> Callable[[dict[str, Any]], object]:
     from ddx.explain import explain
 
     Findings = default_pack().vocabulary.findings_model  # noqa: N806 - the shipped pack's findings model
-    from ddx.oracle import fires
 
     pack = evaluator.pack
 
     class OracleEvaluator(Evaluator):
         def fire_evidence(self, facts: Any) -> tuple[Any, ...]:
-            return tuple(rule for rule in pack.evidence_rules if fires(rule.when, facts))
+            return tuple(rule for rule in pack.evidence_rules if rule.holds(facts))
 
         def fire_management(self, facts: Any) -> tuple[Any, ...]:
-            return tuple(rule for rule in pack.management_rules if fires(rule.when, facts))
+            return tuple(rule for rule in pack.management_rules if rule.holds(facts))
 
     oracle = OracleEvaluator(pack)
 

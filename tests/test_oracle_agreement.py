@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from ddx.evaluate import Evaluator
 from ddx.findings import FindingSpec
-from ddx.oracle import evaluate, fires, predicate
+from ddx.oracle import evaluate, predicate
 from tests.conftest import FINDING_SPECS
 
 
@@ -36,7 +36,7 @@ findings_strategy = st.fixed_dictionaries(
 @given(findings=findings_strategy)
 def test_durable_rules_fires_exactly_what_the_oracle_says(evaluator: Evaluator, findings: dict[str, Any]) -> None:
     fired = [rule.id for rule in evaluator.fire_evidence(findings)]
-    expected = [rule.id for rule in evaluator.pack.evidence_rules if fires(rule.when, findings)]
+    expected = [rule.id for rule in evaluator.pack.evidence_rules if rule.holds(findings)]
     assert fired == expected
 
 

@@ -22,6 +22,7 @@ from ddx.quiz.export import MOODLE_FRACTIONS, gift, moodle_xml, questions_for
 from ddx.quiz.grading import f1, grade, kendall_tau
 from ddx.quiz.items import all_items, engine_answer, items_for_case
 from ddx.quiz.model import Answers, ScriptItem
+from ddx.quiz.session import case_diagnoses
 from ddx.quiz.store import QuizStore
 from ddx.rulepack import RedFlagEffect
 from tests.conftest import CASES_DIR, REFERENCE_CASE, REPO, SHIPPED_PACK, spawn_ddx
@@ -34,7 +35,7 @@ def reference_answers(**changes: Any) -> Answers:
     base = {
         "student": "sam",
         "case": "reference-eurorad-14910",
-        "ranking": ["avulsion", "myositis_ossificans", "sarcoma"],
+        "ranking": ["avulsion", "myositis_ossificans", "sarcoma", "metastasis"],
         "impingement": "present",
         "supports_first": ["tendon_attachment", "site"],
         "against": {"myositis_ossificans": ["trauma_history"], "sarcoma": ["soft_tissue_mass"]},
@@ -109,7 +110,7 @@ def test_a_finding_cited_the_wrong_way_is_a_misconception_named_with_its_rule_an
     evaluator: Evaluator,
 ) -> None:
     answers = reference_answers(
-        ranking=["myositis_ossificans", "avulsion", "sarcoma"],
+        ranking=["myositis_ossificans", "avulsion", "sarcoma", "metastasis"],
         supports_first=["tendon_attachment"],
         against={"avulsion": [], "sarcoma": []},
     )
@@ -148,7 +149,7 @@ def interactive_lines(answers: Answers, case: Case, evaluator: Evaluator) -> str
     findings = list(case.findings.known())
     flags = [rule.id for rule in evaluator.pack.rules if rule.effects_of(RedFlagEffect)]
     lines = [
-        " ".join(str(["avulsion", "myositis_ossificans", "sarcoma"].index(d) + 1) for d in answers.ranking),
+        " ".join(str(case_diagnoses(case, evaluator).index(d) + 1) for d in answers.ranking),
         answers.secondary["impingement"],
         ",".join(str(findings.index(f) + 1) for f in answers.supports_first) or "none",
     ]
@@ -218,8 +219,11 @@ def test_an_interrupted_quiz_keeps_its_answers_and_resumes(tmp_path: Path, how: 
     store = QuizStore(db)
     assert store.integrity_ok()
     (attempt,) = store.unfinished("kim")
-    assert attempt.answers == {"ranking": ["avulsion", "myositis_ossificans", "sarcoma"], "impingement": "present"}
-    rest = "none\nnone\nnone\n4\n" + "0\n" * 4
+    assert attempt.answers == {
+        "ranking": ["avulsion", "myositis_ossificans", "sarcoma", "metastasis"],
+        "impingement": "present",
+    }
+    rest = "none\n" * 4 + "4\n" + "0\n" * 4  # supports, against the other three, a red flag, four items
     resumed = ddx("quiz", "--resume", "--student", "kim", "--db", str(db), "--cases", str(CASES_DIR), stdin=rest)
     assert resumed.returncode == 0, resumed.stderr
     (done,) = QuizStore(db).attempts("kim")
@@ -249,9 +253,9 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
 def test_history_and_report_show_progress_over_attempts(tmp_path: Path) -> None:
     db = tmp_path / "quiz.db"
     for ranking in (
-        ["sarcoma", "myositis_ossificans", "avulsion"],
-        ["avulsion", "sarcoma", "myositis_ossificans"],
-        ["avulsion", "myositis_ossificans", "sarcoma"],
+        ["sarcoma", "myositis_ossificans", "avulsion", "metastasis"],
+        ["avulsion", "sarcoma", "myositis_ossificans", "metastasis"],
+        ["avulsion", "myositis_ossificans", "sarcoma", "metastasis"],
     ):
         answers = tmp_path / "answers.yaml"
         data = json.loads(reference_answers(ranking=ranking, against={}).model_dump_json())

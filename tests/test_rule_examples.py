@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from ddx.evaluate import Evaluator
-from ddx.oracle import fires
 from ddx.rulepack import load_rule_pack
 from tests.conftest import RULES_DIR
 
@@ -32,4 +31,4 @@ def test_rule_example(evaluator: Evaluator, rule_id: str, should_fire: bool, exa
 
 @pytest.mark.parametrize(("rule_id", "should_fire", "example"), _EXAMPLES)
 def test_rule_example_agrees_with_oracle(rule_id: str, should_fire: bool, example: dict[str, Any]) -> None:
-    assert fires(_PACK.by_id[rule_id].when, example) is should_fire
+    assert _PACK.by_id[rule_id].holds(example) is should_fire

@@ -15,7 +15,7 @@ from tests.conftest import RULES_DIR
 
 def test_shipped_pack_loads_with_rules_for_every_diagnosis(pack: RulePack) -> None:
     diagnoses = {e.diagnosis for r in pack.rules for e in r.effects_of(DiagnosisEffect)}
-    assert diagnoses == {"avulsion", "myositis_ossificans", "sarcoma"}
+    assert diagnoses == {"avulsion", "myositis_ossificans", "sarcoma", "metastasis"}
 
 
 def test_every_rule_cites_a_known_source_and_has_examples(pack: RulePack) -> None:
@@ -32,8 +32,11 @@ def test_strengths_map_to_likelihood_ratios_in_one_place(pack: RulePack) -> None
     assert scale.likelihood_ratio("strong", "against") == pytest.approx(1 / scale.strong)
 
 
-def test_priors_sum_to_one(pack: RulePack) -> None:
-    assert sum(d.prior for d in pack.diagnoses.values()) == pytest.approx(1, abs=1e-3)
+def test_every_prior_context_is_a_distribution_over_the_packs_diagnoses(pack: RulePack) -> None:
+    for context in pack.info.prior_contexts:
+        assert sum(context.probabilities.values()) == pytest.approx(1, abs=1e-3)
+        assert set(context.probabilities) <= set(pack.diagnosis_ids)
+    assert pack.info.prior_contexts[-1].when is None  # the default comes last
 
 
 def test_digest_changes_when_a_rule_file_changes(tmp_path: Path, pack: RulePack) -> None:
@@ -124,7 +127,7 @@ def test_effect_without_a_kind_is_rejected(rules_with: Callable[[str], Path]) ->
 
 
 def test_duplicate_rule_ids_are_rejected(rules_with: Callable[[str], Path]) -> None:
-    text = rule_text().replace("TEST-RULE", "AVU-SITE-ISCHIAL-TUBEROSITY")
+    text = rule_text().replace("TEST-RULE", "AVU-TENDON-INSERTS-ON-LESION")
     error = load_error(rules_with(text))
     assert "duplicate rule id" in str(error)
     assert "avulsion.yaml" in str(error)

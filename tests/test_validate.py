@@ -52,7 +52,7 @@ def _rules_with_pack_edit(tmp_path: Path, old: str, new: str) -> Path:
 
 def test_the_shipped_pack_marks_only_its_malignant_diagnoses(pack: RulePack) -> None:
     malignant = {d for d, info in pack.diagnoses.items() if info.malignant}
-    assert malignant == {"sarcoma"}
+    assert malignant == {"sarcoma", "metastasis"}
 
 
 def test_the_shipped_baseline_is_the_three_line_rule_of_thumb(pack: RulePack) -> None:

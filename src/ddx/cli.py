@@ -344,7 +344,7 @@ def regress(
         _fail(f"{target}: no case files (*.yaml, *.yml, *.json) found")
     evaluator = evaluator_for(rules)
     run = run_regression(paths, evaluator)
-    cover = rule_coverage(run, [rule.id for rule in evaluator.pack.rules])
+    cover = rule_coverage(run, list(evaluator.pack.firing_ids))
     changes = None
     if against is not None:
         with tempfile.TemporaryDirectory(prefix="ddx-against-") as workdir:
@@ -618,7 +618,7 @@ def quiz_grade(
     from ddx.quiz.grading import grade
     from ddx.quiz.items import items_for_case
     from ddx.quiz.model import Answers
-    from ddx.quiz.session import engine_snapshot
+    from ddx.quiz.session import case_diagnoses, engine_snapshot
     from ddx.quiz.store import QuizStore, default_db_path
     from ddx.render.quiz import grade_renderables
     from ddx.yamlsource import load_document
@@ -629,11 +629,15 @@ def quiz_grade(
     if not isinstance(document.data, dict):
         _fail(f"{answers_file}:1: expected a mapping with student, case, ranking, ...")
     evaluator = evaluator_for(rules)
+    named = document.data.get("case")
+    if not isinstance(named, str) or not named:
+        raise DdxInputError("is required: the curated case's id", source=answers_file, line=1, field="case")
+    case = _case_by_id(cases if cases.is_dir() else _default_cases(), named, evaluator.pack, cited_in=document)
+    ranked = case_diagnoses(case, evaluator)
     try:
-        answers = Answers.model_validate(document.data, context={"pack": evaluator.pack})
+        answers = Answers.model_validate(document.data, context={"pack": evaluator.pack, "diagnoses": ranked})
     except ValidationError as error:
         raise validation_error_to_input_error(error, document, model_name="answers") from None
-    case = _case_by_id(cases if cases.is_dir() else _default_cases(), answers.case, evaluator.pack, cited_in=document)
     try:
         result = grade(answers, case, evaluator)
     except DdxInputError as error:  # name the answers file and the line of the offending answer

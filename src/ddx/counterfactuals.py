@@ -67,4 +67,6 @@ def what_ifs(known: Mapping[str, Any], finding: str, evaluator: Evaluator) -> li
 def posterior_shift(before: tuple[RankedDiagnosis, ...], after: tuple[RankedDiagnosis, ...]) -> float:
     """Total-variation distance between two differentials: ½ Σ |p − q| (0 = same, 1 = disjoint)."""
     old = {entry.diagnosis: entry.probability for entry in before}
-    return 0.5 * sum(abs(entry.probability - old[entry.diagnosis]) for entry in after)
+    new = {entry.diagnosis: entry.probability for entry in after}
+    # A context can bring a diagnosis in or leave it out (metastasis with a cancer history): it counts as 0 there.
+    return 0.5 * sum(abs(new.get(d, 0.0) - old.get(d, 0.0)) for d in old.keys() | new.keys())

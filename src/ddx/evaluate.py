@@ -81,18 +81,23 @@ class Evaluator:
         self._evidence = CompiledRuleset([(r.id, r.when) for r in pack.evidence_rules])
         self._management = CompiledRuleset([(r.id, r.when) for r in pack.management_rules])
         # The management stage is sent only what its rules read: a smaller fact is a faster assert.
-        self._management_inputs = tuple(sorted({n for r in pack.management_rules for n in r.when.findings()}))
+        self._management_inputs = tuple(sorted({n for r in pack.management_rules for n in r.reads}))
         # What each rule contributes beyond ranking, looked up per fired rule rather than searched per case.
         self._red_flags = _effects_by_rule(pack.evidence_rules, RedFlagEffect)
         self._condition_effects = _effects_by_rule(pack.evidence_rules, ConditionEffect)
         self._advice = _effects_by_rule(pack.management_rules, RecommendationEffect)
 
     def fire_evidence(self, facts: Mapping[str, Any]) -> tuple[Rule, ...]:
-        return tuple(map(self.pack.by_id.__getitem__, self._evidence.evaluate(facts)))
+        return self._without_exceptions(self._evidence.evaluate(facts), facts)
 
     def fire_management(self, facts: Mapping[str, Any]) -> tuple[Rule, ...]:
         """Management rules on findings plus derived facts (used by rule examples and the conclusion)."""
-        return tuple(map(self.pack.by_id.__getitem__, self._management.evaluate(facts)))
+        return self._without_exceptions(self._management.evaluate(facts), facts)
+
+    def _without_exceptions(self, fired_ids: Iterable[str], facts: Mapping[str, Any]) -> tuple[Rule, ...]:
+        """The rules durable-rules fired, less those whose ``unless`` is known to hold for these facts."""
+        rules = map(self.pack.by_id.__getitem__, fired_ids)
+        return tuple(rule for rule in rules if rule.unless is None or not rule.excepted(facts))
 
     def fire(self, rule: Rule, facts: Mapping[str, Any]) -> bool:
         """Whether ``rule`` fires on ``facts`` when evaluated with the rest of its stage on durable-rules."""

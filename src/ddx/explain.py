@@ -90,7 +90,8 @@ def explain(conclusion: Conclusion, pack: RulePack) -> Explanation:
         secondary=secondary,
         red_flags=red_flags,
         recommendations=recommendations,
-        fired_rules=[rule.id for rule in conclusion.fired],
+        fired_rules=[rule.id for rule in conclusion.fired]
+        + [open_one.entry.id for open_one in conclusion.not_excluded],
         sources=parts.sources_cited_by(citing),
         prior_context=None
         if context is None

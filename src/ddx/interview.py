@@ -107,7 +107,7 @@ def rank_questions(
     thresholds = pack.all_numeric_thresholds
     partners: dict[str, set[str]] = {}
     for rule in pack.rules:
-        read = rule.when.findings()
+        read = rule.reads
         for name in read:
             partners.setdefault(name, set()).update(read - {name})
 

@@ -24,10 +24,10 @@ from ddx.counterfactuals import candidate_values
 from ddx.engine import MAX_ALTERNATIVES_PER_SHARD, MAX_GROUPS_PER_RULE, alternatives, compile_condition, groups
 from ddx.errors import DdxInputError
 from ddx.findings import FindingSpec
-from ddx.oracle import fires
 from ddx.rulepack import (
     PACK_FILE,
     SOURCES_FILE,
+    DiagnosisEffect,
     Rule,
     RulePack,
     load_rule_pack,
@@ -85,6 +85,7 @@ def lint_pack(pack: RulePack) -> list[LintProblem]:
             by_condition[key] = rule
         problems += _example_problems(rule)
         problems += _engine_limit_problems(rule)
+    problems += ungrouped_overlaps(pack)
     problems += _unused_sources(pack)
     return problems
 
@@ -95,10 +96,10 @@ def _problem(rule: Rule, message: str) -> LintProblem:
 
 def _example_problems(rule: Rule) -> Iterator[LintProblem]:
     for index, example in enumerate(rule.examples.fires):
-        if not fires(rule.when, example):
+        if not rule.holds(example):
             yield _problem(rule, f"examples.fires[{index}] does not fire: {example}")
     for index, example in enumerate(rule.examples.does_not_fire):
-        if fires(rule.when, example):
+        if rule.holds(example):
             yield _problem(rule, f"examples.does_not_fire[{index}] fires: {example}")
 
 
@@ -130,7 +131,7 @@ def _unused_sources(pack: RulePack) -> Iterator[LintProblem]:
 
 def can_fire(rule: Rule, vocabulary: Mapping[str, FindingSpec]) -> bool:
     """Whether some assignment of the findings the rule reads makes its condition true."""
-    names = sorted(rule.when.findings())
+    names = sorted(rule.reads)
     thresholds = numeric_thresholds([rule])
     domains: list[list[Any]] = [candidate_values(vocabulary[n], thresholds.get(n, [])) or [None] for n in names]
     total = 1
@@ -140,9 +141,51 @@ def can_fire(rule: Rule, vocabulary: Mapping[str, FindingSpec]) -> bool:
         return True  # too many to search; the rule's own 'fires' examples are checked separately
     for values in itertools.product(*domains):
         facts = {name: value for name, value in zip(names, values, strict=True) if value is not None}
-        if fires(rule.when, facts):
+        if rule.holds(facts):
             return True
     return False
+
+
+def _can_fire_together(first: Rule, second: Rule, vocabulary: Mapping[str, FindingSpec]) -> bool:
+    """Whether one assignment of the findings both rules read makes both fire (searched like can_fire)."""
+    names = sorted(first.reads | second.reads)
+    thresholds = numeric_thresholds([first, second])
+    domains = [candidate_values(vocabulary[n], thresholds.get(n, [])) or [None] for n in names]
+    total = 1
+    for domain in domains:
+        total *= len(domain) + 1
+    if total > MAX_ASSIGNMENTS:
+        return True
+    for values in itertools.product(*[[None, *domain] for domain in domains]):
+        facts = {name: value for name, value in zip(names, values, strict=True) if value is not None}
+        if first.holds(facts) and second.holds(facts):
+            return True
+    return False
+
+
+def ungrouped_overlaps(pack: RulePack) -> Iterator[LintProblem]:
+    """Two rules that weigh one diagnosis through a shared finding, can fire together and share no group.
+
+    Naive Bayes multiplies their likelihood ratios as if they were independent evidence; if they restate one
+    fact they belong in one group (only the strongest counts), and if they do not, ``independent_of`` says so.
+    """
+    vocabulary = {**pack.specs, **pack.derived_specs}
+    weighing = [rule for rule in pack.evidence_rules if rule.effects_of(DiagnosisEffect)]
+    for first, second in itertools.combinations(weighing, 2):
+        shared = sorted(first.when.findings() & second.when.findings())
+        if not shared or (first.group is not None and first.group == second.group):
+            continue
+        if second.id in first.independent_of or first.id in second.independent_of:
+            continue
+        same = {e.diagnosis for e in first.effects_of(DiagnosisEffect)} & {
+            e.diagnosis for e in second.effects_of(DiagnosisEffect)
+        }
+        if same and _can_fire_together(first, second, vocabulary):
+            yield _problem(
+                second,
+                f"weighs {', '.join(sorted(same))} through {', '.join(shared)} like {first.id} and both can fire; "
+                "put them in one group (one fact counts once) or list the other in independent_of",
+            )
 
 
 def _flatten(condition: AllOf | AnyOf) -> Iterator[Condition]:

@@ -71,7 +71,7 @@ def check_case(case: Case, evaluator: Evaluator, path: str = "") -> CaseResult:
     report = build_report(case, evaluator)
     if case.expect is None:
         return CaseResult(path, case.id, report, checked=False)
-    unknown = [r for r in (*case.expect.fires, *case.expect.does_not_fire) if r not in evaluator.pack.by_id]
+    unknown = [r for r in (*case.expect.fires, *case.expect.does_not_fire) if r not in evaluator.pack.firing_ids]
     if unknown:
         return CaseResult(path, case.id, report, error=f"expect names unknown rule {unknown[0]}")
     return CaseResult(path, case.id, report, tuple(unmet_expectations(case.expect, report)))

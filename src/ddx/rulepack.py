@@ -356,12 +356,19 @@ class Rule(_Frozen):
     rationale: str = Field(min_length=1)
     citations: tuple[str, ...] = Field(min_length=1)
     when: ConditionField
+    unless: ConditionField | None = Field(
+        None,
+        description="An exception: the rule does not count when this is known to hold (an unknown does not stop it)",
+    )
     effects: tuple[Effect, ...] = Field(min_length=1)
     examples: Examples
     group: str | None = Field(
         None,
         pattern=r"^[a-z][a-z0-9-]*$",
         description="Rules that read one underlying fact share a group; only the strongest effect per diagnosis counts",
+    )
+    independent_of: tuple[str, ...] = Field(
+        (), description="Rules sharing a finding with this one that are nevertheless separate evidence (say why)"
     )
     maintenance: Maintenance = Field(default_factory=Maintenance)
     file: str = Field("", exclude=True)
@@ -377,6 +384,27 @@ class Rule(_Frozen):
         if duplicated is not None:
             raise ValueError(f"two effects on the same target ({duplicated}); merge them into one")
         return self
+
+    @property
+    def conditions(self) -> tuple[Condition, ...]:
+        """``when`` and, if any, ``unless``: everything the rule reads."""
+        return (self.when,) if self.unless is None else (self.when, self.unless)
+
+    @property
+    def reads(self) -> frozenset[str]:
+        return frozenset().union(*(condition.findings() for condition in self.conditions))
+
+    def holds(self, facts: Mapping[str, Any]) -> bool:
+        """Whether the rule fires: ``when`` known true, and ``unless`` not known true (the reference meaning)."""
+        from ddx.oracle import fires
+
+        return fires(self.when, facts) and not self.excepted(facts)
+
+    def excepted(self, facts: Mapping[str, Any]) -> bool:
+        """Whether the rule's ``unless`` is known to hold, which stops it counting."""
+        from ddx.oracle import evaluate
+
+        return self.unless is not None and evaluate(self.unless, facts) is True
 
     @property
     def stage(self) -> Stage:
@@ -421,6 +449,11 @@ class RulePack(BaseModel):
         return {rule.id: rule for rule in self.rules}
 
     @cached_property
+    def firing_ids(self) -> tuple[str, ...]:
+        """Everything a report lists as fired: the rules, then the must-not-miss flags (sorted by id)."""
+        return tuple(sorted([*self.by_id, *(entry.id for entry in self.info.must_not_miss)]))
+
+    @cached_property
     def evidence_rules(self) -> tuple[Rule, ...]:
         return tuple(r for r in self.rules if r.stage == "evidence")
 
@@ -430,13 +463,14 @@ class RulePack(BaseModel):
 
     @cached_property
     def numeric_thresholds(self) -> dict[str, tuple[float, ...]]:
-        """For each numeric finding, the values evidence rules compare it with."""
-        return numeric_thresholds(self.evidence_rules)
+        """For each numeric finding, the values evidence rules and prior contexts compare it with."""
+        return numeric_thresholds(self.evidence_rules, self._context_conditions)
 
     @cached_property
     def all_numeric_thresholds(self) -> dict[str, tuple[float, ...]]:
         """Like :attr:`numeric_thresholds`, over every rule (red flags and advice included)."""
-        return numeric_thresholds(self.rules)
+        flags = tuple(m.unless for m in self.info.must_not_miss if m.unless is not None)
+        return numeric_thresholds(self.rules, (*self._context_conditions, *flags))
 
     @cached_property
     def derived(self) -> dict[str, Any]:
@@ -446,13 +480,13 @@ class RulePack(BaseModel):
 
     @cached_property
     def findings_read_for_ranking(self) -> frozenset[str]:
-        """Findings that some rule with a diagnosis effect reads: only these can move the ranking."""
-        return frozenset(
-            c.finding
-            for rule in self.evidence_rules
-            if rule.effects_of(DiagnosisEffect)
-            for c in comparisons(rule.when)
-        )
+        """Findings that a prior context or a rule with a diagnosis effect reads: only these move the ranking."""
+        read = {name for rule in self.evidence_rules if rule.effects_of(DiagnosisEffect) for name in rule.reads}
+        return frozenset(read | {n for c in self._context_conditions for n in c.findings()})
+
+    @cached_property
+    def _context_conditions(self) -> tuple[Condition, ...]:
+        return tuple(c.when for c in self.info.prior_contexts if c.when is not None)
 
     @cached_property
     def diagnoses(self) -> dict[DiagnosisId, DiagnosisInfo]:
@@ -687,18 +721,19 @@ def _parse_rule(
     first_effect = effects[0] if isinstance(effects, list) and effects else None
     stage: Stage = "management" if _effect_kind(first_effect) == "recommendation" else "evidence"
     payload = dict(raw)
-    if "when" in raw:
+    check = _value_check(_stage_vocabulary(stage, specs, derived), derived)
+    for key in ("when", "unless"):
+        if key not in raw:
+            continue
         try:
-            payload["when"] = parse_condition(
-                raw["when"], _value_check(_stage_vocabulary(stage, specs, derived), derived)
-            )
+            payload[key] = parse_condition(raw[key], check)
         except ConditionSyntaxError as error:
             raise DdxInputError(
                 str(error),
                 source=document.source,
-                line=document.line_of((*location, "when", *error.location)),
+                line=document.line_of((*location, key, *error.location)),
                 rule_id=rule_id,
-                field="when" + "".join(f".{p}" if isinstance(p, str) else f"[{p}]" for p in error.location),
+                field=key + "".join(f".{p}" if isinstance(p, str) else f"[{p}]" for p in error.location),
             ) from None
     try:
         rule = Rule.model_validate({**payload, "file": document.source, "line": line or 0})
@@ -853,11 +888,12 @@ def _check_pack(
     return kept
 
 
-def numeric_thresholds(rules: Iterable[Rule]) -> dict[str, tuple[float, ...]]:
-    """For each numeric finding, the values these rules compare it with, sorted."""
+def numeric_thresholds(rules: Iterable[Rule], also: Iterable[Condition] = ()) -> dict[str, tuple[float, ...]]:
+    """For each numeric finding, the values these rules (and ``also``) compare it with, sorted."""
     found: dict[str, set[float]] = {}
-    for rule in rules:
-        for comparison in comparisons(rule.when):
+    every = [*(condition for rule in rules for condition in rule.conditions), *also]
+    for condition in every:
+        for comparison in comparisons(condition):
             if isinstance(comparison.value, int | float) and not isinstance(comparison.value, bool):
                 found.setdefault(comparison.finding, set()).add(float(comparison.value))
     return {name: tuple(sorted(values)) for name, values in found.items()}

@@ -31,7 +31,9 @@ from ddx.report import Report
 from ddx.rulepack import RulePack
 from ddx.yamlsource import load_document
 
-MIN_PROBABILITY = 1e-6  # log loss clips p(true) here: a confident miss costs −ln(1e-6) ≈ 13.8, not infinity
+# Log loss clips p(true) at 1 %: a report never claims less ("<1%"), and a diagnosis a case does not rank
+# (metastasis without a known cancer) would otherwise cost −ln(1e-6) ≈ 13.8 and swamp every other figure.
+MIN_PROBABILITY = 0.01
 CALIBRATION_BINS = 10
 DEFAULT_FOLDS = 10
 
@@ -216,7 +218,7 @@ def top_k_accuracy(outcomes: Sequence[CaseOutcome], k: int) -> float:
 
 
 def mean_log_loss(outcomes: Sequence[CaseOutcome]) -> float:
-    """Mean of −ln p(reference), p clipped to [1e-6, 1]; uniform guessing over m diagnoses scores ln m."""
+    """Mean of −ln p(reference), p clipped to [0.01, 1]; uniform guessing over m diagnoses scores ln m."""
     return sum(-math.log(min(1.0, max(MIN_PROBABILITY, o.probability))) for o in outcomes) / len(outcomes)
 
 

@@ -26,9 +26,9 @@ class _Model(BaseModel):
 class Answers(_Model):
     """What a student answered for one case. Also the format of ``ddx quiz grade`` answers files.
 
-    Validate with ``context={"pack": pack}``: the ranking must name each of the pack's diagnoses once, and
-    each secondary condition's status is given under its key (``impingement: present``), kept in
-    ``secondary``.
+    Validate with ``context={"pack": pack, "diagnoses": ...}``: the ranking must name each diagnosis the case
+    ranks (``diagnoses``, by default every diagnosis of the pack) once, and each secondary condition's status is
+    given under its key (``impingement: present``), kept in ``secondary``.
     """
 
     student: str = Field(min_length=1, max_length=200)
@@ -59,9 +59,10 @@ class Answers(_Model):
     @field_validator("ranking")
     @classmethod
     def _each_diagnosis_once(cls, ranking: tuple[DiagnosisId, ...], info: ValidationInfo) -> tuple[DiagnosisId, ...]:
-        pack = (info.context or {}).get("pack")
-        if pack is not None and sorted(ranking) != sorted(pack.diagnosis_ids):
-            raise ValueError(f"rank each of {', '.join(pack.diagnosis_ids)} exactly once")
+        context = info.context or {}
+        expected = context.get("diagnoses") or (context["pack"].diagnosis_ids if "pack" in context else None)
+        if expected is not None and sorted(ranking) != sorted(expected):
+            raise ValueError(f"rank each of {', '.join(expected)} exactly once")
         return ranking
 
     @field_validator("script_concordance")

@@ -54,6 +54,12 @@ def engine_snapshot(case: Case, evaluator: Evaluator, items: list[ScriptItem]) -
     }
 
 
+def case_diagnoses(case: Case, evaluator: Evaluator) -> tuple[str, ...]:
+    """The diagnoses this case's differential ranks, in the pack's order (a context may leave one out)."""
+    ranked = {entry.diagnosis for entry in evaluator.rank(case.findings.known())}
+    return tuple(d for d in evaluator.pack.diagnosis_ids if d in ranked)
+
+
 class QuizSession:
     def __init__(self, case: Case, evaluator: Evaluator, student: str, answers: dict[str, Any] | None = None):
         self.case = case
@@ -62,6 +68,7 @@ class QuizSession:
         self.items = items_for_case(case, evaluator.pack)
         self.answers: dict[str, Any] = answers if answers is not None else {}
         self.labels = {d: info.label for d, info in evaluator.pack.diagnoses.items()}
+        self.diagnoses = case_diagnoses(case, evaluator)
         self.findings = list(case.findings.known())
         self.red_flag_rules = [rule for rule in evaluator.pack.rules if rule.effects_of(RedFlagEffect)]
 
@@ -81,7 +88,7 @@ class QuizSession:
     # ---- the questions -----------------------------------------------------------------------------------
 
     def steps(self) -> list[Step]:
-        diagnoses = self.evaluator.pack.diagnosis_ids
+        diagnoses = self.diagnoses
         choices = " · ".join(f"{i} {self.labels[d]}" for i, d in enumerate(diagnoses, start=1))
         example = " ".join(str(i) for i in (1, *range(len(diagnoses), 1, -1)))
         steps = [Step("ranking", f"Rank the diagnoses, most likely first ({choices}; e.g. {example}): ", self._ranking)]
@@ -134,13 +141,14 @@ class QuizSession:
 
     def result(self) -> Answers:
         return Answers.model_validate(
-            {"student": self.student, "case": self.case.id, **self.answers}, context={"pack": self.evaluator.pack}
+            {"student": self.student, "case": self.case.id, **self.answers},
+            context={"pack": self.evaluator.pack, "diagnoses": self.diagnoses},
         )
 
     # ---- answer parsers ----------------------------------------------------------------------------------
 
     def _ranking(self, text: str) -> list[str]:
-        diagnoses = self.evaluator.pack.diagnosis_ids
+        diagnoses = self.diagnoses
         parts = [p for p in text.replace(",", " ").split() if p]
         chosen: list[str] = []
         for part in parts:

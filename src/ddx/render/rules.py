@@ -66,7 +66,16 @@ def rule_markdown(pack: RulePack, rule: Rule, cases: list[str] | None = None, *,
     lines = [f"{heading} {rule.id}: {rule.title}", ""]
     location = f"{_relative(rule.file, pack)}:{rule.line}"
     stamp = f"`{location}` · stage: {rule.stage} · status: {rule.maintenance.validated}"
-    lines += [stamp, "", f"{sub} What it does", "", f"Fires when **{rule.when.to_text()}**.", ""]
+    fires = f"Fires when **{rule.when.to_text()}**"
+    if rule.unless is not None:
+        fires += f", unless **{rule.unless.to_text()}** is known"
+    lines += [stamp, "", f"{sub} What it does", "", fires + ".", ""]
+    if rule.group is not None:
+        lines += [
+            f"Group `{rule.group}`: with the other rules of the group, only the strongest effect on a diagnosis"
+            " counts (one fact counts once).",
+            "",
+        ]
     for effect in rule.effects:
         lines.append(f"- {effect_text(pack, effect)}")
         if isinstance(effect, RedFlagEffect):
@@ -98,12 +107,36 @@ def pack_markdown(pack: RulePack) -> str:
         f"{scale.moderate:g}, weak {scale.weak:g} (evidence against: the reciprocal). "
         + " ".join(scale.rationale.split()),
         "",
-        "| Diagnosis | Prior | Codes |",
-        "|---|---:|---|",
+        "| Diagnosis | Malignant | Codes |",
+        "|---|---|---|",
     ]
     for info in pack.diagnoses.values():
         code = f"{info.codes.icd10_system} {info.codes.icd10}" if info.codes.icd10 else "—"
-        lines.append(f"| {info.label} (`{info.id}`) | {info.prior:g} | {code} |")
+        lines.append(f"| {info.label} (`{info.id}`) | {'yes' if info.malignant else 'no'} | {code} |")
+    ids = pack.diagnosis_ids
+    lines += [
+        "",
+        "Priors by context (the first whose condition is known true applies; a blank cell is not ranked):",
+        "",
+    ]
+    lines += ["| Context | When | " + " | ".join(ids) + " | Basis |", "|---|---|" + "---:|" * len(ids) + "---|"]
+    for context in pack.info.prior_contexts:
+        cells = [f"{context.probabilities[d]:g}" if d in context.probabilities else "" for d in ids]
+        when = context.when.to_text() if context.when is not None else "(default)"
+        lines.append(f"| {context.label} | {when} | " + " | ".join(cells) + f" | {context.basis} |")
+    for entry in pack.info.must_not_miss:
+        unless = f" unless {entry.unless.to_text()}" if entry.unless is not None else ""
+        lines += [
+            "",
+            f"Must-not-miss `{entry.id}`: {entry.diagnosis} at {entry.above:.0%} or more{unless} "
+            f"→ {entry.severity} red flag. {' '.join(entry.rationale.split())}",
+        ]
+    if pack.info.uncertainty is not None:
+        lines += [
+            "",
+            f"Indeterminate below {pack.info.uncertainty.leading_above:.0%}: "
+            + " ".join(pack.info.uncertainty.rationale.split()),
+        ]
     lines += ["", "| Rule | Effects | When |", "|---|---|---|"]
     for rule in pack.rules:
         effects = "; ".join(effect_text(pack, e) for e in rule.effects)
