@@ -562,7 +562,7 @@ def quiz_grade(
     from pydantic import ValidationError
 
     from ddx.api import evaluator_for
-    from ddx.case import validation_error_to_input_error
+    from ddx.case import check_limits, validation_error_to_input_error
     from ddx.errors import DdxInputError
     from ddx.quiz.grading import grade
     from ddx.quiz.items import items_for_case
@@ -577,6 +577,7 @@ def quiz_grade(
     document = load_document(answers_file)
     if not isinstance(document.data, dict):
         _fail(f"{answers_file}:1: expected a mapping with student, case, ranking, ...")
+    check_limits(document.data, document)
     try:
         answers = Answers.model_validate(document.data)
     except ValidationError as error:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator
 
 from ddx.case import DIAGNOSIS_IDS, DiagnosisId
+from ddx.errors import shown
 
 Status = Literal["present", "absent", "indeterminate"]
 SCT_SCALE: tuple[int, ...] = (-2, -1, 0, 1, 2)
@@ -35,7 +36,22 @@ class Answers(_Model):
         default_factory=dict, description="For each other diagnosis, the findings that argue against it"
     )
     red_flags: tuple[str, ...] = Field(default=(), description="Red-flag rule ids the student thinks apply")
-    script_concordance: dict[str, int] = Field(default_factory=dict, description="Item id → −2…+2")
+    # Strict: an answer is a number, so "+1" and true are refused rather than read as 1.
+    script_concordance: dict[str, Annotated[int, Strict()]] = Field(default_factory=dict, description="Item id → −2…+2")
+
+    @field_validator("supports_first", "red_flags")
+    @classmethod
+    def _each_once(cls, listed: tuple[str, ...]) -> tuple[str, ...]:
+        return _listed_once(listed)
+
+    @field_validator("against")
+    @classmethod
+    def _each_once_per_diagnosis(
+        cls, against: dict[DiagnosisId, tuple[str, ...]]
+    ) -> dict[DiagnosisId, tuple[str, ...]]:
+        for listed in against.values():
+            _listed_once(listed)
+        return against
 
     @field_validator("ranking")
     @classmethod
@@ -53,6 +69,16 @@ class Answers(_Model):
             if value not in SCT_SCALE:
                 raise ValueError(f"{item}: {value} is not on the scale −2, −1, 0, +1, +2")
         return answers
+
+
+def _listed_once(listed: tuple[str, ...]) -> tuple[str, ...]:
+    """A finding or red flag counts once: listing it twice is refused, not counted (or penalised) twice."""
+    seen: set[str] = set()
+    for name in listed:
+        if name in seen:
+            raise ValueError(f"{shown(name)} is listed twice; list each once")
+        seen.add(name)
+    return listed
 
 
 class ScriptItem(_Model):
