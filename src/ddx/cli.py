@@ -42,7 +42,9 @@ RulesOption = Annotated[
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    typer.echo(f"ddx: error: {message}", err=True)
+    from ddx.display import printable
+
+    typer.echo(f"ddx: error: {printable(message)}", err=True)
     raise typer.Exit(code)
 
 
@@ -84,7 +86,7 @@ def assess(
     from ddx.api import evaluator_for
     from ddx.case import case_from_document, load_case
     from ddx.render import FORMATS, render
-    from ddx.yamlsource import parse_document
+    from ddx.yamlsource import parse_document, read_stdin
 
     if output_format not in FORMATS:
         _fail(f"--format: got {output_format!r}; expected one of {', '.join(FORMATS)}")
@@ -103,12 +105,12 @@ def assess(
         )
         return
     if str(case_file) == "-":
-        case = case_from_document(parse_document(sys.stdin.buffer.read(), source="<stdin>"))
+        case = case_from_document(parse_document(read_stdin(), source="<stdin>"))
     else:
         case = load_case(case_file)
     evaluator = evaluator_for(rules)
     if what_if:
-        _assess_what_if(case, what_if, evaluator, output_format)
+        _assess_what_if(case, what_if, evaluator, output_format, output)
         return
     report = assess_case(case, evaluator)
     if output is not None:
@@ -125,10 +127,12 @@ def assess(
     typer.echo(render(report, output_format))
 
 
-def _assess_what_if(case: Any, changes: list[str], evaluator: Any, output_format: str) -> None:
+def _assess_what_if(case: Any, changes: list[str], evaluator: Any, output_format: str, output: Path | None) -> None:
     from ddx.api import assess as assess_case
+    from ddx.errors import shown
     from ddx.findings import FINDING_SPECS, AnswerError, parse_answer, suggest
     from ddx.regress import compare_reports
+    from ddx.render import render
     from ddx.render.regress import changes_table
 
     findings = case.findings.known()
@@ -136,8 +140,10 @@ def _assess_what_if(case: Any, changes: list[str], evaluator: Any, output_format
         name, separator, text = change.partition("=")
         name = name.strip()
         if not separator or name not in FINDING_SPECS:
-            hint = suggest(name, FINDING_SPECS) if name else ""
-            _fail(f"--set {change!r}: expected finding=value with a known finding{hint}")
+            hint = suggest(name[:100], FINDING_SPECS) if name else ""
+            _fail(f"--set {shown(change)}: expected finding=value with a known finding{hint}")
+        if len(text) > MAX_ANSWER_CHARACTERS:
+            _fail(f"--set {name}: a value of {len(text)} characters; at most {MAX_ANSWER_CHARACTERS}")
         try:
             value = parse_answer(FINDING_SPECS[name], text)
         except AnswerError as error:
@@ -148,6 +154,9 @@ def _assess_what_if(case: Any, changes: list[str], evaluator: Any, output_format
             findings[name] = value
     changed = case.model_copy(update={"findings": type(case.findings).model_validate(findings)})
     before, after = assess_case(case, evaluator), assess_case(changed, evaluator)
+    if output is not None:  # the report of the changed case, as -o does without --set
+        _write(output, render(after, output_format, color=False))  # type: ignore[arg-type]
+        return
     _print_report(after, output_format)
     if output_format == "text":
         _console().print(changes_table([compare_reports(before, after)], f"the saved case ({', '.join(changes)})"))
@@ -184,16 +193,19 @@ def new(
     from ddx.api import evaluator_for
     from ddx.errors import DdxInputError
     from ddx.interview import Interview, case_yaml, load_draft, run_interview, save_draft, write_text_atomically
+    from ddx.yamlsource import check_stdin
 
     if order not in ("adaptive", "fixed"):
         _fail(f"--order: got {order!r}; expected adaptive or fixed")
+    check_stdin()  # closed, or /dev/zero: said now, not after the first question
     if resume is not None:
-        draft, draft_path = load_draft(resume), resume
+        # A resumed draft may be given a better id or title (one that a case file can hold).
+        draft, draft_path = load_draft(resume, _given(case_id=case_id, title=title)), resume
     else:
         draft, draft_path = _new_draft(out, case_id, title, order, ask_all)
     evaluator = evaluator_for(rules)
     interview = Interview(draft, evaluator)
-    interactive = sys.stdin.isatty()
+    interactive = _stdin_is_terminal()
     dialogue = _console(stderr=not interactive)
 
     def hang_up(_signum: int, _frame: object) -> None:
@@ -225,32 +237,77 @@ def new(
 def _new_draft(out: Path | None, case_id: str | None, title: str | None, order: str, ask_all: bool) -> tuple[Any, Path]:
     from datetime import datetime
 
-    from ddx.interview import Draft
-
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     identifier = case_id or (out.stem if out is not None else f"case-{stamp}")
     target = out or Path(f"{identifier}.yaml")
-    draft = Draft(
-        case_id=identifier,
-        title=title or f"Case entered with ddx new on {stamp}",
-        out=str(target),
-        order="fixed" if order == "fixed" else "adaptive",
-        ask_all=ask_all,
+    draft = _valid_draft(
+        {
+            "case_id": identifier,
+            "title": title or f"Case entered with ddx new on {stamp}",
+            "out": str(target),
+            "order": "fixed" if order == "fixed" else "adaptive",
+            "ask_all": ask_all,
+        },
+        id_from_out=case_id is None and out is not None,
     )
     return draft, target.with_name(target.name + ".draft")
 
 
+def _given(**options: str | None) -> dict[str, str]:
+    return {key: value for key, value in options.items() if value is not None}
+
+
+def _valid_draft(data: dict[str, Any], *, id_from_out: bool = False) -> Any:
+    """A draft whose id and title a case file can hold, or a one-line error naming the option — before
+    the first question, so no answer is ever asked for a case that cannot be saved."""
+    from pydantic import ValidationError
+
+    from ddx.errors import shown
+    from ddx.interview import Draft
+
+    try:
+        return Draft.model_validate(data)
+    except ValidationError as error:
+        detail = error.errors(include_url=False)[0]
+        field = str(detail["loc"][0]) if detail["loc"] else ""
+        option = {"case_id": "--id", "title": "--title"}.get(field, f"--{field}")
+        given = detail.get("input")
+        if field == "case_id":
+            expected = "letters, digits, '.', '_' and '-' (starting with a letter or digit), at most 200"
+            hint = " (the id comes from --out's file name; give --id)" if id_from_out else ""
+            _fail(f"{option}: got {shown(given)}; expected {expected}{hint}")
+        _fail(f"{option}: got {shown(given)}; {detail['msg']}")
+
+
+MAX_ANSWER_CHARACTERS = 1_000
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (ValueError, OSError):
+        return False
+
+
 def _line_reader(interactive: bool) -> Any:
+    from ddx.display import printable
+    from ddx.errors import DdxInputError
+
     def read_line(prompt: str) -> str:
         if interactive:
             return input(prompt)
         sys.stderr.write(prompt)  # the prompt first, so a program answering through a pipe can read it
         sys.stderr.flush()
-        line = sys.stdin.readline()
+        if sys.stdin is None:
+            raise EOFError
+        line = sys.stdin.readline(MAX_ANSWER_CHARACTERS + 1)  # bounded: a stream without newlines cannot hang
         if line == "":
             sys.stderr.write("\n")
             raise EOFError
-        sys.stderr.write(line.rstrip("\n") + "\n")  # and the answer, for a readable transcript
+        if len(line) > MAX_ANSWER_CHARACTERS and not line.endswith("\n"):
+            sys.stderr.write("\n")
+            raise DdxInputError(f"an answer longer than {MAX_ANSWER_CHARACTERS} characters", source="<stdin>")
+        sys.stderr.write(printable(line.rstrip("\n")) + "\n")  # and the answer, for a readable transcript
         return line
 
     return read_line
@@ -258,9 +315,9 @@ def _line_reader(interactive: bool) -> Any:
 
 def _console(*, stderr: bool = False) -> Any:
     """Every terminal console the CLI prints through."""
-    from rich.console import Console
+    from ddx.display import SafeConsole
 
-    class CliConsole(Console):
+    class CliConsole(SafeConsole):
         def on_broken_pipe(self) -> None:
             # rich would exit with status 1; a reader that stops early (`ddx ... | head`) is main()'s call.
             self.quiet = True
@@ -498,11 +555,13 @@ def quiz(
     from ddx.quiz.session import QuizSession, engine_snapshot, run_quiz
     from ddx.quiz.store import QuizStore, default_db_path
     from ddx.render.quiz import grade_renderables
+    from ddx.yamlsource import check_stdin
 
+    check_stdin()  # first: a file opened later could take a closed standard input's descriptor
     cases = cases if cases.is_dir() else _default_cases()
     store = QuizStore(db or default_db_path())
     evaluator = evaluator_for(rules)
-    interactive = sys.stdin.isatty()
+    interactive = _stdin_is_terminal()
     read_line = _line_reader(interactive)
     dialogue = _console(stderr=not interactive)
     if resume:
@@ -595,11 +654,16 @@ def quiz_grade(
         store = QuizStore(db or default_db_path())
         pack = evaluator.pack
         stamp = {"name": pack.info.name, "version": pack.info.version, "digest": pack.digest}
-        attempt_id = store.start(
-            answers.student, case.id, stamp, engine_snapshot(case, evaluator, items_for_case(case, pack))
+        store.save_graded(
+            student=answers.student,
+            case_id=case.id,
+            rule_pack=stamp,
+            engine=engine_snapshot(case, evaluator, items_for_case(case, pack)),
+            question="answers file",
+            answer=str(answers_file),
+            answers=answers.model_dump(mode="json"),
+            grade=result,
         )
-        store.record_answer(attempt_id, "answers file", str(answers_file), answers.model_dump(mode="json"))
-        store.finish(attempt_id, result)
     if output_format == "json":
         typer.echo(result.model_dump_json(indent=2))
         return
@@ -701,7 +765,9 @@ def main() -> None:
     except typer.Exit as done:
         code = done.exit_code
     except DdxInputError as error:
-        typer.echo(f"ddx: error: {error}", err=True)
+        from ddx.display import printable
+
+        typer.echo(f"ddx: error: {printable(str(error))}", err=True)
         code = EXIT_BAD_INPUT
     except typer.Abort:
         typer.echo("ddx: interrupted", err=True)
@@ -722,6 +788,8 @@ def main() -> None:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = EXIT_OK
+    except OSError as error:  # the system refused: a full disk, an unreadable file, a closed stream
+        code = _io_failure(error)
     except Exception as error:  # a bug in ddx: still one line, and the traceback only on request
         if os.environ.get("DDX_DEBUG"):
             raise
@@ -731,7 +799,31 @@ def main() -> None:
             err=True,
         )
         code = EXIT_INTERNAL_ERROR
+    try:  # what is still buffered: a full disk must be reported here, not by the interpreter at exit
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except OSError as error:
+        code = _io_failure(error)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _io_failure(error: OSError) -> int:
+    """One line for an I/O failure the system reported; standard output is then pointed at /dev/null so
+    the interpreter's last flush cannot fail again."""
+    import errno
+
+    if error.errno == errno.EPIPE:
+        code = EXIT_OK  # the reader stopped early (`ddx ... | head`): not an error
+    else:
+        where = f"{error.filename}: " if error.filename else ""
+        reason = error.strerror or type(error).__name__
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write(f"ddx: error: {where}cannot complete the input or output ({reason})\n")
+            sys.stderr.flush()
+        code = EXIT_BAD_INPUT
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return code
 
 
 if __name__ == "__main__":

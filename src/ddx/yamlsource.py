@@ -209,6 +209,7 @@ def read_stdin(limit: int = MAX_FILE_BYTES) -> bytes:
 
 def check_stdin() -> None:
     """Refuse a standard input that is closed or a device other than a terminal (``< /dev/zero``)."""
+    import contextlib
     import io
     import os
     import stat
@@ -226,11 +227,15 @@ def check_stdin() -> None:
     except ValueError:
         raise DdxInputError("standard input is closed") from None
     try:
-        mode = os.fstat(descriptor).st_mode
+        status = os.fstat(descriptor)
     except OSError:
         raise DdxInputError("standard input is closed") from None
+    mode = status.st_mode
     if stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or os.isatty(descriptor):
         return
+    with contextlib.suppress(OSError):
+        if os.path.samestat(status, os.stat(os.devnull)):  # `< /dev/null`: an empty input, not a stream
+            return
     raise DdxInputError(
         f"standard input is {_file_kind(mode)}; expected a file, a pipe or a terminal", source="<stdin>"
     )

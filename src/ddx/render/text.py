@@ -5,11 +5,12 @@ from __future__ import annotations
 import io
 
 from rich import box
-from rich.console import Console, Group, RenderableType
+from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from ddx.display import SafeConsole
 from ddx.render import cite, format_findings, source_numbers
 from ddx.report import RankedEntry, Report, SecondaryEntry
 
@@ -156,7 +157,7 @@ def report_renderables(report: Report) -> list[RenderableType]:
 
 
 def render_text(report: Report, *, color: bool | None = None, width: int | None = None) -> str:
-    console = Console(
+    console = SafeConsole(
         record=True,
         width=width or 110,
         force_terminal=color,
