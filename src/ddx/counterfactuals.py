@@ -6,14 +6,21 @@ interview asks next the finding whose answer is expected to move the differentia
 
 from __future__ import annotations
 
+import bisect
 import itertools
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
+from ddx.case import DIAGNOSIS_IDS, DiagnosisId
+from ddx.conditions import comparisons
 from ddx.evaluate import Evaluator
 from ddx.findings import FINDING_SPECS, FindingSpec
-from ddx.ranking import RankedDiagnosis
+from ddx.oracle import fires
+from ddx.ranking import SCORE_DIGITS, RankedDiagnosis, ranking_weights
+from ddx.rulepack import DiagnosisEffect, Rule, RulePack
 
 
 def candidate_values(spec: FindingSpec, thresholds: Iterable[float]) -> list[Any]:
@@ -62,6 +69,110 @@ def what_ifs(known: Mapping[str, Any], finding: str, evaluator: Evaluator) -> li
         return []
     values = candidate_values(FINDING_SPECS[finding], pack.numeric_thresholds.get(finding, ()))
     return [WhatIf(finding, value, evaluator.rank({**known, finding: value})) for value in values]
+
+
+_Weight = tuple[DiagnosisId, float]  # (diagnosis, ln LR): contributions counted by kind, not one by one
+
+
+def tops(known: Mapping[str, Any], finding: str, evaluator: Evaluator) -> list[tuple[Any, DiagnosisId]]:
+    """The top diagnosis if ``finding`` had each value :func:`what_ifs` tries — the same answer, computed
+    without re-running every rule for every value.
+
+    Only the rules that read ``finding`` can change as it varies; every other rule's verdict is read once,
+    from the case as it is. Each reading rule is evaluated once per value region of *its own* thresholds
+    (with the plain-Python oracle, which tests hold equal to durable-rules), and its weight is added to the
+    run of candidate values that region covers. Scores are then summed exactly as :func:`ddx.ranking.rank`
+    sums them (a correctly rounded sum of the log likelihood ratios), so ties break the same way. The work is
+    proportional to rules + values, not rules × values: a 2,000-rule pack whose thresholds all fall on one
+    finding (4,000 value regions) is searched in milliseconds instead of seconds.
+    """
+    pack = evaluator.pack
+    if finding not in pack.findings_read_for_ranking:
+        return []
+    spec = FINDING_SPECS[finding]
+    values = candidate_values(spec, pack.numeric_thresholds.get(finding, ()))
+    if not values:
+        return []
+    readers = _readers(pack, finding)
+    weights = ranking_weights(pack).contributions
+    facts = {name: value for name, value in known.items() if name != finding}
+    base: Counter[_Weight] = Counter()
+    for rule in evaluator.fire_evidence(facts):
+        if rule.id not in readers:
+            base.update((c.diagnosis, c.log_likelihood_ratio) for c in weights.get(rule.id, ()))
+    steps: dict[_Weight, list[int]] = {}  # per weight: +1 where a run of values starts firing, −1 after it
+    for rule in readers.values():
+        for start, end in _firing_runs(rule, finding, spec, values, facts):
+            for contribution in weights[rule.id]:
+                step = steps.setdefault(
+                    (contribution.diagnosis, contribution.log_likelihood_ratio), [0] * (len(values) + 1)
+                )
+                step[start] += 1
+                step[end] -= 1
+    kinds = tuple(steps)
+    running = [0] * len(kinds)
+    log_priors = ranking_weights(pack).log_priors
+    memo: dict[tuple[int, ...], DiagnosisId] = {}
+    results: list[tuple[Any, DiagnosisId]] = []
+    for index, value in enumerate(values):
+        for position, kind in enumerate(kinds):
+            running[position] += steps[kind][index]
+        state = tuple(running)
+        top = memo.get(state)
+        if top is None:
+            counts = base.copy()
+            counts.update({kind: count for kind, count in zip(kinds, state, strict=True) if count})
+            top = memo[state] = _top(counts, log_priors)
+        results.append((value, top))
+    return results
+
+
+def _top(counts: Counter[_Weight], log_priors: Mapping[DiagnosisId, float]) -> DiagnosisId:
+    exact: dict[DiagnosisId, Fraction] = dict.fromkeys(DIAGNOSIS_IDS, Fraction(0))
+    for (diagnosis, log_ratio), count in counts.items():
+        exact[diagnosis] += Fraction(log_ratio) * count
+    # float(Fraction) is correctly rounded, as math.fsum is: the same score rank() computes, bit for bit.
+    scores = {d: log_priors[d] + float(exact[d]) for d in DIAGNOSIS_IDS}
+    return sorted(DIAGNOSIS_IDS, key=lambda d: -round(scores[d], SCORE_DIGITS))[0]
+
+
+def _readers(pack: RulePack, finding: str) -> dict[str, Rule]:
+    """Evidence rules with a diagnosis effect that read ``finding``, by id (built once per pack)."""
+    table: dict[str, dict[str, Rule]] | None = pack.derived.get("readers")
+    if table is None:
+        table = {}
+        for rule in pack.evidence_rules:
+            if rule.effects_of(DiagnosisEffect):
+                for name in {c.finding for c in comparisons(rule.when)}:
+                    table.setdefault(name, {})[rule.id] = rule
+        pack.derived["readers"] = table
+    return table.get(finding, {})
+
+
+def _firing_runs(
+    rule: Rule, finding: str, spec: FindingSpec, values: list[Any], facts: Mapping[str, Any]
+) -> Iterable[tuple[int, int]]:
+    """Index ranges ``[start, end)`` of ``values`` (sorted) for which ``rule`` fires.
+
+    Between two consecutive points where one of the rule's own thresholds on ``finding`` falls, every
+    value compares the same way with all of them, so the rule fires for all or none: one evaluation each.
+    """
+    if spec.kind in ("bool", "enum"):
+        boundaries = list(range(len(values) + 1))
+    else:
+        points: set[float] = set()
+        for comparison in comparisons(rule.when):
+            if comparison.finding == finding:
+                operands = comparison.value if isinstance(comparison.value, tuple) else (comparison.value,)
+                points.update(float(x) for x in operands if isinstance(x, int | float) and not isinstance(x, bool))
+        cuts = {0, len(values)}
+        for point in points:
+            cuts.add(bisect.bisect_left(values, point))
+            cuts.add(bisect.bisect_right(values, point))
+        boundaries = sorted(cuts)
+    for start, end in itertools.pairwise(boundaries):
+        if start < end and fires(rule.when, {**facts, finding: values[start]}):
+            yield start, end
 
 
 def posterior_shift(before: tuple[RankedDiagnosis, ...], after: tuple[RankedDiagnosis, ...]) -> float:

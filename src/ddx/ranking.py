@@ -16,7 +16,7 @@ from typing import Literal
 from ddx.case import DIAGNOSIS_IDS, DiagnosisId
 from ddx.rulepack import DiagnosisEffect, Rule, RulePack
 
-_SCORE_DIGITS = 9  # scores equal to 9 decimals are a tie, broken by the fixed diagnosis order
+SCORE_DIGITS = 9  # scores equal to 9 decimals are a tie, broken by the fixed diagnosis order
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class _Weights:
     log_priors: dict[DiagnosisId, float]
 
 
-def _weights(pack: RulePack) -> _Weights:
+def ranking_weights(pack: RulePack) -> _Weights:
     weights: _Weights | None = pack.derived.get("ranking")
     if weights is None:
         table: dict[str, tuple[Contribution, ...]] = {}
@@ -81,7 +81,7 @@ def _weights(pack: RulePack) -> _Weights:
 
 def rank(pack: RulePack, fired: Iterable[Rule]) -> tuple[RankedDiagnosis, ...]:
     """Rank the three diagnoses; ties break by the fixed order avulsion, myositis ossificans, sarcoma."""
-    weights = _weights(pack)
+    weights = ranking_weights(pack)
     table = weights.contributions
     by_diagnosis: dict[DiagnosisId, list[Contribution]] = {d: [] for d in DIAGNOSIS_IDS}
     for rule in fired:
@@ -93,7 +93,7 @@ def rank(pack: RulePack, fired: Iterable[Rule]) -> tuple[RankedDiagnosis, ...]:
     relative = {d: math.exp(s - top_score) for d, s in scores.items()}
     total = sum(relative.values())
     # The sort is stable, so diagnoses with equal scores keep the fixed order.
-    order = sorted(DIAGNOSIS_IDS, key=lambda d: -round(scores[d], _SCORE_DIGITS))
+    order = sorted(DIAGNOSIS_IDS, key=lambda d: -round(scores[d], SCORE_DIGITS))
     priors = weights.priors
     return tuple(
         RankedDiagnosis(d, position, priors[d], scores[d], relative[d] / total, tuple(by_diagnosis[d]))
