@@ -42,9 +42,9 @@ RulesOption = Annotated[
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    from ddx.display import printable
+    from ddx.display import one_line
 
-    typer.echo(f"ddx: error: {printable(message)}", err=True)
+    typer.echo(f"ddx: error: {one_line(message)}", err=True)
     raise typer.Exit(code)
 
 
@@ -458,6 +458,8 @@ def rules_show(
     from rich.markdown import Markdown
 
     from ddx.api import evaluator_for
+    from ddx.display import printable
+    from ddx.errors import shown
     from ddx.findings import suggest
     from ddx.regress import case_paths, cases_firing
     from ddx.render.rules import rule_markdown
@@ -465,7 +467,7 @@ def rules_show(
     evaluator = evaluator_for(rules)
     pack = evaluator.pack
     if rule_id not in pack.by_id:
-        _fail(f"no rule '{rule_id}'{suggest(rule_id, pack.by_id)}; see 'ddx rules list'")
+        _fail(f"no rule {shown(rule_id)}{suggest(rule_id[:100], pack.by_id)}; see 'ddx rules list'")
     fired_on = None
     if cases.exists():
         fired_on = cases_firing(case_paths(cases), evaluator, rule_id)
@@ -474,7 +476,7 @@ def rules_show(
     if console.is_terminal:
         console.print(Markdown(text))
     else:
-        typer.echo(text)
+        typer.echo(printable(text))
 
 
 @rules_app.command("lint")
@@ -522,12 +524,12 @@ def _default_cases() -> Path:
 def _case_by_id(cases: Path, case_id: str, *, cited_in: Any = None) -> Any:
     """The curated case with this id; ``cited_in`` (a loaded answers file) lets the error name its line."""
     from ddx.case import discover_case_files, load_case
-    from ddx.errors import DdxInputError
+    from ddx.errors import DdxInputError, shown
     from ddx.findings import suggest
 
     paths = {path.stem: path for path in discover_case_files(cases)} if cases.is_dir() else {}
     if case_id not in paths:
-        message = f"no case '{case_id}' in {cases}{suggest(case_id, paths)}"
+        message = f"no case {shown(case_id)} in {cases}{suggest(case_id[:100], paths)}"
         if cited_in is not None:
             raise DdxInputError(message, source=cited_in.source, line=cited_in.line_of(("case",)), field="case")
         _fail(message)
@@ -765,9 +767,9 @@ def main() -> None:
     except typer.Exit as done:
         code = done.exit_code
     except DdxInputError as error:
-        from ddx.display import printable
+        from ddx.display import one_line
 
-        typer.echo(f"ddx: error: {printable(str(error))}", err=True)
+        typer.echo(f"ddx: error: {one_line(str(error))}", err=True)
         code = EXIT_BAD_INPUT
     except typer.Abort:
         typer.echo("ddx: interrupted", err=True)

@@ -42,6 +42,17 @@ class SafeConsole(Console):
                 yield segment
 
 
+MAX_MESSAGE_CHARACTERS = 1_000
+
+
+def one_line(message: str) -> str:
+    """An error message as one printable line of bounded length (a last guard; values are shortened first)."""
+    text = printable(" ".join(message.split("\n")))
+    if len(text) <= MAX_MESSAGE_CHARACTERS:
+        return text
+    return f"{text[: MAX_MESSAGE_CHARACTERS - 40]}… (message of {len(text)} characters shortened)"
+
+
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

@@ -28,7 +28,7 @@ class Answers(_Model):
     """What a student answered for one case. Also the format of ``ddx quiz grade`` answers files."""
 
     student: str = Field(min_length=1, max_length=200)
-    case: str = Field(min_length=1, description="The curated case's id")
+    case: str = Field(min_length=1, max_length=200, description="The curated case's id")
     ranking: tuple[DiagnosisId, DiagnosisId, DiagnosisId]
     impingement: Status
     supports_first: tuple[str, ...] = Field(default=(), description="Findings that support the first choice")
