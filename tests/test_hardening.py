@@ -369,3 +369,15 @@ def test_a_corrupt_database_file_is_one_line(tmp_path: Path) -> None:
     db.write_bytes(b"not a database" * 100)
     with pytest.raises(DdxInputError, match="not a usable quiz database"):
         QuizStore(db)
+
+
+def test_a_draft_with_a_number_written_as_text_is_refused(tmp_path: Path) -> None:
+    draft = tmp_path / "c.yaml.draft"
+    draft.write_text(
+        '{"format": "ddx-interview-draft-1", "case_id": "c", "title": "t", "out": "c.yaml",\n'
+        ' "findings": {"ischiofemoral_space_mm": "7"}}\n',
+        encoding="utf-8",
+    )
+    done = run_ddx("new", "--resume", str(draft))
+    assert done.returncode == 2
+    one_line(done.stderr, f"{draft}:2: findings.ischiofemoral_space_mm: got '7' (text)")

@@ -257,13 +257,15 @@ def save_draft(draft: Draft, path: Path) -> None:
 
 def load_draft(path: Path, overrides: dict[str, str] | None = None) -> Draft:
     """A draft, validated as the case it will become; ``overrides`` (``--id``, ``--title``) replace its own."""
-    from ddx.case import validation_error_to_input_error
+    from ddx.case import refuse_quoted_numbers, validation_error_to_input_error
     from ddx.errors import DdxInputError
     from ddx.yamlsource import load_document
 
     document = load_document(path)
     if not isinstance(document.data, dict) or document.data.get("format") != DRAFT_FORMAT:
         raise DdxInputError(f"not a ddx interview draft (expected format: {DRAFT_FORMAT})", source=path, line=1)
+    if isinstance(document.data.get("findings"), dict):
+        refuse_quoted_numbers(document.data["findings"], document, ("findings",))  # one rule, as in case files
     try:
         draft = Draft.model_validate({**document.data, **(overrides or {})})
         Findings.model_validate(draft.findings)
