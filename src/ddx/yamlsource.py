@@ -169,39 +169,22 @@ def read_bounded(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
 
 def read_stdin(limit: int = MAX_FILE_BYTES) -> bytes:
     """Standard input, at most ``limit + 1`` bytes read; refused if closed or a device other than a terminal."""
-    import io
-    import os
-    import stat
     import sys
 
     from ddx.errors import DdxInputError
 
+    closed = "standard input is closed; pipe or redirect a case into 'ddx assess -'"
     stream = sys.stdin
     if stream is None:
-        raise DdxInputError("standard input is closed; pipe or redirect a case into 'ddx assess -'")
+        raise DdxInputError(closed)
     check_stdin()
     buffer = getattr(stream, "buffer", None)
-    try:
-        try:
-            descriptor = stream.fileno()
-        except (io.UnsupportedOperation, AttributeError):
-            descriptor = None
-        if descriptor is not None and stat.S_ISREG(os.fstat(descriptor).st_mode):
-            data = buffer.read(limit + 1) if buffer is not None else stream.read(limit + 1).encode()
-        else:
-            chunks: list[bytes] = []
-            remaining = limit + 1
-            while remaining > 0:
-                chunk = buffer.read1(remaining) if buffer is not None else stream.read(remaining).encode()
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                remaining -= len(chunk)
-            data = b"".join(chunks)
+    try:  # a buffered read of n bytes returns at EOF or after n bytes, never later: bounded for a pipe too
+        data = buffer.read(limit + 1) if buffer is not None else stream.read(limit + 1).encode()
     except OSError as error:
         raise DdxInputError(f"cannot read standard input ({error.strerror})") from None
     except ValueError:  # a closed stream
-        raise DdxInputError("standard input is closed; pipe or redirect a case into 'ddx assess -'") from None
+        raise DdxInputError(closed) from None
     if len(data) > limit:
         raise DdxInputError(f"input is more than {limit} bytes; the limit is {limit}", source="<stdin>")
     return data
