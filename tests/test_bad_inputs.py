@@ -147,6 +147,13 @@ CLI_CASES: list[tuple[list[str], str]] = [
     (["rules", "show", "NO-SUCH-RULE"], "no rule 'NO-SUCH-RULE'"),
     (["rules", "frobnicate"], "No such command"),
     (["schema", "extra-argument"], "unexpected extra argument"),
+    (["rules", "show", "X" * 5000], "(5000 characters)"),
+    (["assess", str(REFERENCE_CASE), "--set", "age_years=" + "9" * 5000], "a value of 5000 characters"),
+    (["assess", str(REFERENCE_CASE), "--set", "x" * 5000 + "=1"], "(5002 characters)"),
+    (["new", "--id", "has spaces"], "--id: got 'has spaces'"),
+    (["new", "--id", "../escape"], "--id: got '../escape'"),
+    (["new", "--out", "a case.yaml"], "give --id"),
+    (["quiz", "--case", "c" * 3000, "--student", "s", "--cases", str(REPO / "cases")], "(3000 characters)"),
 ]
 
 

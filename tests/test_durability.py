@@ -64,3 +64,36 @@ def test_interview_drafts_survive_sigkill_mid_write(tmp_path: Path) -> None:
     kill_at_random(DRAFT_WRITER, draft)
     loaded = load_draft(draft, SHIPPED_PACK)  # a whole draft, never half of one
     assert loaded.case_id == "d"
+
+
+GRADED_WRITER = """
+import sys, pathlib
+from ddx.quiz.store import QuizStore
+
+class Grade:
+    score = 50.0
+    breakdown = {"ranking": 25.0}
+    misconceptions = []
+    def model_dump_json(self):
+        return '{"score": 50.0}'
+
+store = QuizStore(pathlib.Path(sys.argv[1]))
+n = 0
+while True:
+    n += 1
+    store.save_graded(student="g", case_id="c", rule_pack={"version": "1"}, engine={}, question="answers file",
+                      answer=f"a{n}.yaml", answers={"n": n}, grade=Grade())
+"""
+
+
+def test_a_graded_file_saved_while_killed_is_all_or_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "quiz.db"
+    kill_at_random(GRADED_WRITER, db, rounds=4)
+    store = QuizStore(db)
+    assert store.integrity_ok()
+    attempts = store.attempts()
+    assert attempts  # some were saved
+    assert store.unfinished() == []  # and none half-saved, for `ddx quiz --resume` to offer
+    for attempt in attempts:
+        assert attempt.status == "complete"
+        assert len(store.answer_log(attempt.id)) == 1

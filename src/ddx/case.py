@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
-from ddx.errors import DdxInputError
+from ddx.errors import DdxInputError, shown
 from ddx.findings import Findings, FindingSpec, suggest
 from ddx.yamlsource import LoadedDocument, load_document
 
@@ -62,6 +62,9 @@ class Expectation(BaseModel):
         return {type(self).conditions[key]: status for key, status in stated.items() if status is not None}
 
 
+_SCALE_KEYS = frozenset({"-2", "-1", "0", "1", "2"})
+
+
 class CaseQuiz(BaseModel):
     """Optional teaching data: which script-concordance items to ask, and a teachers' panel's answers."""
 
@@ -69,6 +72,30 @@ class CaseQuiz(BaseModel):
 
     items: tuple[str, ...] = ()
     panel: dict[str, dict[int, int]] = Field(default_factory=dict, description="Item id → {answer: count}")
+
+    @field_validator("items")
+    @classmethod
+    def _each_item_once(cls, items: tuple[str, ...]) -> tuple[str, ...]:
+        repeated = next((item for item in items if items.count(item) > 1), None)
+        if repeated is not None:
+            raise ValueError(f"{shown(repeated)} is listed twice; list each item once")
+        return items
+
+    @field_validator("panel", mode="before")
+    @classmethod
+    def _numbers_are_numbers(cls, panel: Any) -> Any:
+        """Answers are written -2 … 2 and counts as whole numbers: no "+1", no true, no "3"."""
+        if not isinstance(panel, dict):
+            return panel
+        for item, counts in panel.items():
+            if not isinstance(counts, dict):
+                continue
+            for answer, count in counts.items():
+                if isinstance(answer, str) and answer not in _SCALE_KEYS:
+                    raise ValueError(f"{item}: answer {shown(answer)} is not -2, -1, 0, 1 or 2")
+                if isinstance(count, bool) or not isinstance(count, int):
+                    raise ValueError(f"{item}: the count for {answer} is {shown(count)}; expected a whole number")
+        return panel
 
     @field_validator("panel")
     @classmethod
@@ -156,6 +183,7 @@ def case_from_document(document: LoadedDocument, pack: RulePack | None = None) -
         raise DdxInputError(
             f"expected a mapping with id, title and findings, got {kind}", source=document.source, line=1
         )
+    check_limits(data, document)
     model = case_model(pack)
     try:
         return model.model_validate(data)
@@ -163,6 +191,43 @@ def case_from_document(document: LoadedDocument, pack: RulePack | None = None) -
         raise validation_error_to_input_error(
             error, document, model_name="case", specs=pack.specs, model=model
         ) from None
+
+
+# Bounds on the work a case can ask for, not just on its bytes: lists and text are validated, compared and
+# rendered, so each is capped where it is read. Every curated case is far inside them.
+MAX_LIST_ITEMS = 100
+MAX_KEY_CHARACTERS = 200
+MAX_TEXT_CHARACTERS = 20_000
+
+
+def check_limits(data: Any, document: LoadedDocument) -> None:
+    """Refuse lists longer than :data:`MAX_LIST_ITEMS`, keys longer than :data:`MAX_KEY_CHARACTERS`
+    and text longer than :data:`MAX_TEXT_CHARACTERS`, anywhere in the document, naming the line."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
+    while stack:
+        node, location = stack.pop()
+        field = ".".join(str(part) for part in location) or None
+        problem = None
+        if isinstance(node, list) and len(node) > MAX_LIST_ITEMS:
+            problem = f"a list of {len(node)} items; at most {MAX_LIST_ITEMS}"
+        elif isinstance(node, str) and len(node) > MAX_TEXT_CHARACTERS:
+            problem = f"text of {len(node)} characters; at most {MAX_TEXT_CHARACTERS}"
+        elif isinstance(node, dict):
+            if len(node) > MAX_LIST_ITEMS:
+                problem = f"a mapping of {len(node)} keys; at most {MAX_LIST_ITEMS}"
+            long_key = next((key for key in node if len(key) > MAX_KEY_CHARACTERS), None)
+            if long_key is not None:
+                raise DdxInputError(
+                    f"a key of {len(long_key)} characters; at most {MAX_KEY_CHARACTERS}",
+                    source=document.source,
+                    line=document.line_of((*location, long_key)),
+                    field=field,
+                )
+            stack.extend((value, (*location, key)) for key, value in node.items())
+        elif isinstance(node, list):
+            stack.extend((value, (*location, index)) for index, value in enumerate(node))
+        if problem is not None:
+            raise DdxInputError(problem, source=document.source, line=document.line_of(location), field=field)
 
 
 def validation_error_to_input_error(
@@ -200,13 +265,15 @@ def _explain(
         return f"unknown {where} '{name}'{suggest(name, candidates)}"
     if location[:1] == ("findings",) and len(location) == 2 and name in specs:
         spec = specs[name]
+        if isinstance(given, str) and spec.kind in ("int", "number"):
+            return f"got {shown(given)} (text); expected {spec.describe_allowed()}, written without quotes"
         hint = suggest(str(given), spec.choices) if spec.kind == "enum" and isinstance(given, str) else ""
-        return f"got {given!r}; expected {spec.describe_allowed()}{hint}"
+        return f"got {shown(given)}; expected {spec.describe_allowed()}{hint}"
     if kind == "missing":
         return "is required"
     if location[:1] == ("expect",) and kind == "literal_error" and isinstance(given, str):
-        return f"got {given!r}; {detail['msg'].lower()}"
-    return f"got {given!r}; {detail['msg']}" if given is not None else str(detail["msg"])
+        return f"got {shown(given)}; {detail['msg'].lower()}"
+    return f"got {shown(given)}; {detail['msg']}" if given is not None else str(detail["msg"])
 
 
 def discover_case_files(directory: Path) -> list[Path]:

@@ -42,7 +42,9 @@ RulesOption = Annotated[
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    typer.echo(f"ddx: error: {message}", err=True)
+    from ddx.display import one_line
+
+    typer.echo(f"ddx: error: {one_line(message)}", err=True)
     raise typer.Exit(code)
 
 
@@ -84,7 +86,7 @@ def assess(
     from ddx.api import evaluator_for
     from ddx.case import case_from_document, load_case
     from ddx.render import FORMATS, render
-    from ddx.yamlsource import parse_document
+    from ddx.yamlsource import parse_document, read_stdin
 
     if output_format not in FORMATS:
         _fail(f"--format: got {output_format!r}; expected one of {', '.join(FORMATS)}")
@@ -104,11 +106,11 @@ def assess(
         return
     evaluator = evaluator_for(rules)
     if str(case_file) == "-":
-        case = case_from_document(parse_document(sys.stdin.buffer.read(), source="<stdin>"), evaluator.pack)
+        case = case_from_document(parse_document(read_stdin(), source="<stdin>"), evaluator.pack)
     else:
         case = load_case(case_file, evaluator.pack)
     if what_if:
-        _assess_what_if(case, what_if, evaluator, output_format)
+        _assess_what_if(case, what_if, evaluator, output_format, output)
         return
     report = assess_case(case, evaluator)
     if output is not None:
@@ -125,10 +127,12 @@ def assess(
     typer.echo(render(report, output_format))
 
 
-def _assess_what_if(case: Any, changes: list[str], evaluator: Any, output_format: str) -> None:
+def _assess_what_if(case: Any, changes: list[str], evaluator: Any, output_format: str, output: Path | None) -> None:
     from ddx.api import assess as assess_case
+    from ddx.errors import shown
     from ddx.findings import AnswerError, parse_answer, suggest
     from ddx.regress import compare_reports
+    from ddx.render import render
     from ddx.render.regress import changes_table
 
     specs = evaluator.pack.specs
@@ -137,8 +141,10 @@ def _assess_what_if(case: Any, changes: list[str], evaluator: Any, output_format
         name, separator, text = change.partition("=")
         name = name.strip()
         if not separator or name not in specs:
-            hint = suggest(name, specs) if name else ""
-            _fail(f"--set {change!r}: expected finding=value with a known finding{hint}")
+            hint = suggest(name[:100], specs) if name else ""
+            _fail(f"--set {shown(change)}: expected finding=value with a known finding{hint}")
+        if len(text) > MAX_ANSWER_CHARACTERS:
+            _fail(f"--set {name}: a value of {len(text)} characters; at most {MAX_ANSWER_CHARACTERS}")
         try:
             value = parse_answer(specs[name], text)
         except AnswerError as error:
@@ -149,6 +155,9 @@ def _assess_what_if(case: Any, changes: list[str], evaluator: Any, output_format
             findings[name] = value
     changed = case.model_copy(update={"findings": type(case.findings).model_validate(findings)})
     before, after = assess_case(case, evaluator), assess_case(changed, evaluator)
+    if output is not None:  # the report of the changed case, as -o does without --set
+        _write(output, render(after, output_format, color=False))  # type: ignore[arg-type]
+        return
     _print_report(after, output_format)
     if output_format == "text":
         short = {d: info.short_label for d, info in evaluator.pack.diagnoses.items()}
@@ -188,16 +197,19 @@ def new(
     from ddx.api import evaluator_for
     from ddx.errors import DdxInputError
     from ddx.interview import Interview, case_yaml, load_draft, run_interview, save_draft, write_text_atomically
+    from ddx.yamlsource import check_stdin
 
     if order not in ("adaptive", "fixed"):
         _fail(f"--order: got {order!r}; expected adaptive or fixed")
+    check_stdin()  # closed, or /dev/zero: said now, not after the first question
     evaluator = evaluator_for(rules)
     if resume is not None:
-        draft, draft_path = load_draft(resume, evaluator.pack), resume
+        # A resumed draft may be given a better id or title (one that a case file can hold).
+        draft, draft_path = load_draft(resume, evaluator.pack, _given(case_id=case_id, title=title)), resume
     else:
         draft, draft_path = _new_draft(out, case_id, title, order, ask_all)
     interview = Interview(draft, evaluator)
-    interactive = sys.stdin.isatty()
+    interactive = _stdin_is_terminal()
     dialogue = _console(stderr=not interactive)
 
     def hang_up(_signum: int, _frame: object) -> None:
@@ -229,32 +241,77 @@ def new(
 def _new_draft(out: Path | None, case_id: str | None, title: str | None, order: str, ask_all: bool) -> tuple[Any, Path]:
     from datetime import datetime
 
-    from ddx.interview import Draft
-
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     identifier = case_id or (out.stem if out is not None else f"case-{stamp}")
     target = out or Path(f"{identifier}.yaml")
-    draft = Draft(
-        case_id=identifier,
-        title=title or f"Case entered with ddx new on {stamp}",
-        out=str(target),
-        order="fixed" if order == "fixed" else "adaptive",
-        ask_all=ask_all,
+    draft = _valid_draft(
+        {
+            "case_id": identifier,
+            "title": title or f"Case entered with ddx new on {stamp}",
+            "out": str(target),
+            "order": "fixed" if order == "fixed" else "adaptive",
+            "ask_all": ask_all,
+        },
+        id_from_out=case_id is None and out is not None,
     )
     return draft, target.with_name(target.name + ".draft")
 
 
+def _given(**options: str | None) -> dict[str, str]:
+    return {key: value for key, value in options.items() if value is not None}
+
+
+def _valid_draft(data: dict[str, Any], *, id_from_out: bool = False) -> Any:
+    """A draft whose id and title a case file can hold, or a one-line error naming the option — before
+    the first question, so no answer is ever asked for a case that cannot be saved."""
+    from pydantic import ValidationError
+
+    from ddx.errors import shown
+    from ddx.interview import Draft
+
+    try:
+        return Draft.model_validate(data)
+    except ValidationError as error:
+        detail = error.errors(include_url=False)[0]
+        field = str(detail["loc"][0]) if detail["loc"] else ""
+        option = {"case_id": "--id", "title": "--title"}.get(field, f"--{field}")
+        given = detail.get("input")
+        if field == "case_id":
+            expected = "letters, digits, '.', '_' and '-' (starting with a letter or digit), at most 200"
+            hint = " (the id comes from --out's file name; give --id)" if id_from_out else ""
+            _fail(f"{option}: got {shown(given)}; expected {expected}{hint}")
+        _fail(f"{option}: got {shown(given)}; {detail['msg']}")
+
+
+MAX_ANSWER_CHARACTERS = 1_000
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (ValueError, OSError):
+        return False
+
+
 def _line_reader(interactive: bool) -> Any:
+    from ddx.display import printable
+    from ddx.errors import DdxInputError
+
     def read_line(prompt: str) -> str:
         if interactive:
             return input(prompt)
         sys.stderr.write(prompt)  # the prompt first, so a program answering through a pipe can read it
         sys.stderr.flush()
-        line = sys.stdin.readline()
+        if sys.stdin is None:
+            raise EOFError
+        line = sys.stdin.readline(MAX_ANSWER_CHARACTERS + 1)  # bounded: a stream without newlines cannot hang
         if line == "":
             sys.stderr.write("\n")
             raise EOFError
-        sys.stderr.write(line.rstrip("\n") + "\n")  # and the answer, for a readable transcript
+        if len(line) > MAX_ANSWER_CHARACTERS and not line.endswith("\n"):
+            sys.stderr.write("\n")
+            raise DdxInputError(f"an answer longer than {MAX_ANSWER_CHARACTERS} characters", source="<stdin>")
+        sys.stderr.write(printable(line.rstrip("\n")) + "\n")  # and the answer, for a readable transcript
         return line
 
     return read_line
@@ -262,9 +319,9 @@ def _line_reader(interactive: bool) -> Any:
 
 def _console(*, stderr: bool = False) -> Any:
     """Every terminal console the CLI prints through."""
-    from rich.console import Console
+    from ddx.display import SafeConsole
 
-    class CliConsole(Console):
+    class CliConsole(SafeConsole):
         def on_broken_pipe(self) -> None:
             # rich would exit with status 1; a reader that stops early (`ddx ... | head`) is main()'s call.
             self.quiet = True
@@ -450,6 +507,8 @@ def rules_show(
     from rich.markdown import Markdown
 
     from ddx.api import evaluator_for
+    from ddx.display import printable
+    from ddx.errors import shown
     from ddx.findings import suggest
     from ddx.regress import case_paths, cases_firing
     from ddx.render.rules import rule_markdown
@@ -457,7 +516,7 @@ def rules_show(
     evaluator = evaluator_for(rules)
     pack = evaluator.pack
     if rule_id not in pack.by_id:
-        _fail(f"no rule '{rule_id}'{suggest(rule_id, pack.by_id)}; see 'ddx rules list'")
+        _fail(f"no rule {shown(rule_id)}{suggest(rule_id[:100], pack.by_id)}; see 'ddx rules list'")
     fired_on = None
     if cases.exists():
         fired_on = cases_firing(case_paths(cases), evaluator, rule_id)
@@ -466,7 +525,7 @@ def rules_show(
     if console.is_terminal:
         console.print(Markdown(text))
     else:
-        typer.echo(text)
+        typer.echo(printable(text))
 
 
 @rules_app.command("lint")
@@ -514,12 +573,12 @@ def _default_cases() -> Path:
 def _case_by_id(cases: Path, case_id: str, pack: Any, *, cited_in: Any = None) -> Any:
     """The curated case with this id; ``cited_in`` (a loaded answers file) lets the error name its line."""
     from ddx.case import discover_case_files, load_case
-    from ddx.errors import DdxInputError
+    from ddx.errors import DdxInputError, shown
     from ddx.findings import suggest
 
     paths = {path.stem: path for path in discover_case_files(cases)} if cases.is_dir() else {}
     if case_id not in paths:
-        message = f"no case '{case_id}' in {cases}{suggest(case_id, paths)}"
+        message = f"no case {shown(case_id)} in {cases}{suggest(case_id[:100], paths)}"
         if cited_in is not None:
             raise DdxInputError(message, source=cited_in.source, line=cited_in.line_of(("case",)), field="case")
         _fail(message)
@@ -547,11 +606,13 @@ def quiz(
     from ddx.quiz.session import QuizSession, engine_snapshot, run_quiz
     from ddx.quiz.store import QuizStore, default_db_path
     from ddx.render.quiz import grade_renderables
+    from ddx.yamlsource import check_stdin
 
+    check_stdin()  # first: a file opened later could take a closed standard input's descriptor
     cases = cases if cases.is_dir() else _default_cases()
     store = QuizStore(db or default_db_path())
     evaluator = evaluator_for(rules)
-    interactive = sys.stdin.isatty()
+    interactive = _stdin_is_terminal()
     read_line = _line_reader(interactive)
     dialogue = _console(stderr=not interactive)
     if resume:
@@ -613,7 +674,7 @@ def quiz_grade(
     from pydantic import ValidationError
 
     from ddx.api import evaluator_for
-    from ddx.case import validation_error_to_input_error
+    from ddx.case import check_limits, validation_error_to_input_error
     from ddx.errors import DdxInputError
     from ddx.quiz.grading import grade
     from ddx.quiz.items import items_for_case
@@ -628,6 +689,7 @@ def quiz_grade(
     document = load_document(answers_file)
     if not isinstance(document.data, dict):
         _fail(f"{answers_file}:1: expected a mapping with student, case, ranking, ...")
+    check_limits(document.data, document)
     evaluator = evaluator_for(rules)
     named = document.data.get("case")
     if not isinstance(named, str) or not named:
@@ -649,11 +711,16 @@ def quiz_grade(
         store = QuizStore(db or default_db_path())
         pack = evaluator.pack
         stamp = {"name": pack.info.name, "version": pack.info.version, "digest": pack.digest}
-        attempt_id = store.start(
-            answers.student, case.id, stamp, engine_snapshot(case, evaluator, items_for_case(case, pack))
+        store.save_graded(
+            student=answers.student,
+            case_id=case.id,
+            rule_pack=stamp,
+            engine=engine_snapshot(case, evaluator, items_for_case(case, pack)),
+            question="answers file",
+            answer=str(answers_file),
+            answers=answers.model_dump(mode="json"),
+            grade=result,
         )
-        store.record_answer(attempt_id, "answers file", str(answers_file), answers.model_dump(mode="json"))
-        store.finish(attempt_id, result)
     if output_format == "json":
         typer.echo(result.model_dump_json(indent=2))
         return
@@ -757,7 +824,9 @@ def main() -> None:
     except typer.Exit as done:
         code = done.exit_code
     except DdxInputError as error:
-        typer.echo(f"ddx: error: {error}", err=True)
+        from ddx.display import one_line
+
+        typer.echo(f"ddx: error: {one_line(str(error))}", err=True)
         code = EXIT_BAD_INPUT
     except typer.Abort:
         typer.echo("ddx: interrupted", err=True)
@@ -778,6 +847,8 @@ def main() -> None:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = EXIT_OK
+    except OSError as error:  # the system refused: a full disk, an unreadable file, a closed stream
+        code = _io_failure(error)
     except Exception as error:  # a bug in ddx: still one line, and the traceback only on request
         if os.environ.get("DDX_DEBUG"):
             raise
@@ -787,7 +858,31 @@ def main() -> None:
             err=True,
         )
         code = EXIT_INTERNAL_ERROR
+    try:  # what is still buffered: a full disk must be reported here, not by the interpreter at exit
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except OSError as error:
+        code = _io_failure(error)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _io_failure(error: OSError) -> int:
+    """One line for an I/O failure the system reported; standard output is then pointed at /dev/null so
+    the interpreter's last flush cannot fail again."""
+    import errno
+
+    if error.errno == errno.EPIPE:
+        code = EXIT_OK  # the reader stopped early (`ddx ... | head`): not an error
+    else:
+        where = f"{error.filename}: " if error.filename else ""
+        reason = error.strerror or type(error).__name__
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write(f"ddx: error: {where}cannot complete the input or output ({reason})\n")
+            sys.stderr.flush()
+        code = EXIT_BAD_INPUT
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return code
 
 
 if __name__ == "__main__":

@@ -31,3 +31,16 @@ class DdxInputError(Exception):
         parts = [p for p in (location, f"rule {self.rule_id}" if self.rule_id else "", self.field) if p]
         prefix = ": ".join(parts)
         return f"{prefix}: {self.message}" if prefix else self.message
+
+
+SHOWN_CHARACTERS = 60
+
+
+def shown(value: object, limit: int = SHOWN_CHARACTERS) -> str:
+    """``repr(value)`` for a message, shortened when long (saying how long it was): errors stay one short line."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = len(value) if isinstance(value, str | bytes | list | tuple | dict) else len(text)
+    unit = "characters" if isinstance(value, str | bytes | int | float) else "items"
+    return f"{text[: limit - 1]}… ({size} {unit})"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ddx.case import Case
-from ddx.counterfactuals import what_ifs
+from ddx.counterfactuals import tops
 from ddx.evaluate import Conclusion, Evaluator, NotExcluded, SecondaryConclusion
 from ddx.findings import Findings
 from ddx.oracle import witness
@@ -410,9 +410,7 @@ def unknown_findings(findings: Findings, conclusion: Conclusion, evaluator: Eval
     results = []
     for name in (name for name in evaluator.pack.specs if name not in known):
         changes = [
-            TopChange(value=what_if.value, top=what_if.top)
-            for what_if in what_ifs(known, name, evaluator)
-            if what_if.top != top
+            TopChange(value=value, top=new_top) for value, new_top in tops(known, name, evaluator) if new_top != top
         ]
         results.append(
             UnknownFinding(

@@ -144,8 +144,9 @@ class Draft(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     format: Literal["ddx-interview-draft-1"] = "ddx-interview-draft-1"
-    case_id: str
-    title: str
+    # The constraints of Case.id and Case.title, so a draft never holds what the case file cannot.
+    case_id: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    title: str = Field(min_length=1, max_length=500)
     out: str
     order: Literal["adaptive", "fixed"] = "adaptive"
     ask_all: bool = False
@@ -285,8 +286,9 @@ def save_draft(draft: Draft, path: Path) -> None:
     )
 
 
-def load_draft(path: Path, pack: RulePack) -> Draft:
-    from ddx.case import validation_error_to_input_error
+def load_draft(path: Path, pack: RulePack, overrides: dict[str, str] | None = None) -> Draft:
+    """A draft, validated as the case it will become; ``overrides`` (``--id``, ``--title``) replace its own."""
+    from ddx.case import case_model, validation_error_to_input_error
     from ddx.errors import DdxInputError
     from ddx.yamlsource import load_document
 
@@ -294,8 +296,9 @@ def load_draft(path: Path, pack: RulePack) -> Draft:
     if not isinstance(document.data, dict) or document.data.get("format") != DRAFT_FORMAT:
         raise DdxInputError(f"not a ddx interview draft (expected format: {DRAFT_FORMAT})", source=path, line=1)
     try:
-        draft = Draft.model_validate(document.data)
-        pack.vocabulary.findings_model.model_validate(draft.findings)
+        draft = Draft.model_validate({**document.data, **(overrides or {})})
+        # Checked as the case it will become, so an error names findings.<name> and its line.
+        case_model(pack).model_validate({"id": "draft", "title": "draft", "findings": draft.findings})
     except ValidationError as error:
         raise validation_error_to_input_error(error, document, model_name="draft", specs=pack.specs) from None
     return draft
@@ -309,6 +312,10 @@ def write_text_atomically(path: Path, text: str) -> None:
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp", encoding="utf-8") as handle:
         handle.write(text)
         handle.flush()
+        # A temporary file is created 0600; the saved file gets the mode any new file of the user gets.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(handle.fileno(), 0o666 & ~umask)
         os.fsync(handle.fileno())
     os.replace(handle.name, path)
 

@@ -21,7 +21,6 @@ from typing import Any
 
 from ddx.conditions import AllOf, AnyOf, Comparison, Condition, Not
 from ddx.counterfactuals import candidate_values
-from ddx.engine import MAX_ALTERNATIVES_PER_SHARD, MAX_GROUPS_PER_RULE, alternatives, compile_condition, groups
 from ddx.errors import DdxInputError
 from ddx.findings import FindingSpec
 from ddx.rulepack import (
@@ -84,8 +83,8 @@ def lint_pack(pack: RulePack) -> list[LintProblem]:
         else:
             by_condition[key] = rule
         problems += _example_problems(rule)
-        problems += _engine_limit_problems(rule)
     problems += ungrouped_overlaps(pack)
+    problems += _strength_scale_problems(pack)
     problems += _unused_sources(pack)
     return problems
 
@@ -103,15 +102,17 @@ def _example_problems(rule: Rule) -> Iterator[LintProblem]:
             yield _problem(rule, f"examples.does_not_fire[{index}] fires: {example}")
 
 
-def _engine_limit_problems(rule: Rule) -> Iterator[LintProblem]:
-    expression = compile_condition(rule.when)
-    if groups(expression) > MAX_GROUPS_PER_RULE:
-        yield _problem(
-            rule, f"compiles into {groups(expression)} and/or groups; durable-rules holds {MAX_GROUPS_PER_RULE}"
-        )
-    if alternatives(expression) > MAX_ALTERNATIVES_PER_SHARD:
-        yield _problem(
-            rule, f"expands into {alternatives(expression)} alternatives; at most {MAX_ALTERNATIVES_PER_SHARD}"
+def _strength_scale_problems(pack: RulePack) -> Iterator[LintProblem]:
+    """strong > moderate > weak, or a rule marked weak would outweigh one marked strong."""
+    scale = pack.info.strength_scale
+    pack_file = str(Path(pack.directory) / PACK_FILE)
+    if not scale.strong > scale.moderate > scale.weak:
+        yield LintProblem(
+            pack_file,
+            None,
+            None,
+            f"strength_scale: expected strong > moderate > weak, got strong {scale.strong:g}, "
+            f"moderate {scale.moderate:g}, weak {scale.weak:g}",
         )
 
 

@@ -15,7 +15,7 @@ from typing import Literal
 
 from ddx.rulepack import DiagnosisEffect, DiagnosisId, PriorContext, Rule, RulePack
 
-_SCORE_DIGITS = 9  # scores equal to 9 decimals are a tie, broken by the fixed diagnosis order
+SCORE_DIGITS = 9  # scores equal to 9 decimals are a tie, broken by the fixed diagnosis order
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class RankedDiagnosis:
         return math.log(p / (1 - p))
 
 
-def _weights(pack: RulePack) -> dict[str, tuple[Contribution, ...]]:
+def ranking_weights(pack: RulePack) -> dict[str, tuple[Contribution, ...]]:
     """Each rule's contributions, computed once per pack."""
     table: dict[str, tuple[Contribution, ...]] | None = pack.derived.get("ranking")
     if table is None:
@@ -93,7 +93,7 @@ def rank(pack: RulePack, fired: Iterable[Rule], context: PriorContext | None = N
     Scores are ln(prior) plus the fired rules' ln(LR), one per group and diagnosis. Ties break toward a
     malignant diagnosis (missing it costs more), then by the pack's order of diagnoses.
     """
-    table = _weights(pack)
+    table = ranking_weights(pack)
     priors = (context or pack.info.prior_contexts[-1]).probabilities
     ranked_ids = [d for d in pack.diagnosis_ids if d in priors]
     by_diagnosis: dict[DiagnosisId, list[Contribution]] = {d: [] for d in ranked_ids}
@@ -102,13 +102,14 @@ def rank(pack: RulePack, fired: Iterable[Rule], context: PriorContext | None = N
             if contribution.diagnosis in by_diagnosis:
                 by_diagnosis[contribution.diagnosis].append(contribution)
     split = {d: _count_once(cs) for d, cs in by_diagnosis.items()}
-    scores = {d: math.log(priors[d]) + math.fsum([c.log_likelihood_ratio for c in split[d][0]]) for d in ranked_ids}
+    # One correctly rounded sum of ln(prior) and every ln(LR), which the what-if search reproduces exactly.
+    scores = {d: math.fsum([math.log(priors[d]), *(c.log_likelihood_ratio for c in split[d][0])]) for d in ranked_ids}
     top_score = max(scores.values())
     relative = {d: math.exp(s - top_score) for d, s in scores.items()}
     total = sum(relative.values())
     malignant = {d for d, info in pack.diagnoses.items() if info.malignant}
     # The sort is stable, so equal scores keep the pack's order after the malignant ones.
-    order = sorted(ranked_ids, key=lambda d: (-round(scores[d], _SCORE_DIGITS), d not in malignant))
+    order = sorted(ranked_ids, key=lambda d: (-round(scores[d], SCORE_DIGITS), d not in malignant))
     return tuple(
         RankedDiagnosis(d, position, priors[d], scores[d], relative[d] / total, tuple(split[d][0]), tuple(split[d][1]))
         for position, d in enumerate(order, start=1)

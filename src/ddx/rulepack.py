@@ -43,10 +43,10 @@ from ddx.conditions import (
     comparisons,
     parse_condition,
 )
-from ddx.errors import DdxInputError
+from ddx.errors import DdxInputError, shown
 from ddx.findings import FindingSpec, suggest
 from ddx.vocabulary import VOCABULARY_FILE, Vocabulary, load_vocabulary
-from ddx.yamlsource import LoadedDocument, default_cache_dir, load_document
+from ddx.yamlsource import LoadedDocument, default_cache_dir, load_document, parse_cached, read_bounded
 
 Strength = Literal["strong", "moderate", "weak"]
 Direction = Literal["for", "against"]
@@ -76,9 +76,9 @@ class Source(_Frozen):
 class StrengthScale(_Frozen):
     """Likelihood ratios for evidence *for* a diagnosis; evidence *against* uses the reciprocal."""
 
-    strong: float = Field(gt=1, le=MAX_LIKELIHOOD_RATIO)
-    moderate: float = Field(gt=1, le=MAX_LIKELIHOOD_RATIO)
-    weak: float = Field(gt=1, le=MAX_LIKELIHOOD_RATIO)
+    strong: float = Field(gt=1, le=MAX_LIKELIHOOD_RATIO, strict=True)
+    moderate: float = Field(gt=1, le=MAX_LIKELIHOOD_RATIO, strict=True)
+    weak: float = Field(gt=1, le=MAX_LIKELIHOOD_RATIO, strict=True)
     rationale: str
     citations: tuple[str, ...] = Field(min_length=1)
 
@@ -99,7 +99,9 @@ class DiagnosisInfo(_Frozen):
     id: DiagnosisId = Field(pattern=r"^[a-z][a-z0-9_]*$")
     label: str
     short: str | None = Field(None, description="A short label for narrow tables (default: the label)")
-    prior: float | None = Field(None, gt=0, lt=1, description="A single prior, for packs without a `priors` table")
+    prior: float | None = Field(
+        None, gt=0, lt=1, strict=True, description="A single prior, for packs without a `priors` table"
+    )
     prior_rationale: str | None = None
     codes: Codes = Field(default_factory=Codes)
     malignant: bool = Field(False, description="A must-not-miss malignancy: `ddx validate` counts its safety")
@@ -264,7 +266,8 @@ class DiagnosisEffect(_Frozen):
     diagnosis: DiagnosisId
     direction: Direction
     strength: Strength | None = None
-    likelihood_ratio: float | None = Field(None, ge=MIN_LIKELIHOOD_RATIO, le=MAX_LIKELIHOOD_RATIO)
+    # Strict: a likelihood ratio is a number; '5' (text) is refused, as quoted numbers are in case files.
+    likelihood_ratio: float | None = Field(None, ge=MIN_LIKELIHOOD_RATIO, le=MAX_LIKELIHOOD_RATIO, strict=True)
 
     @model_validator(mode="after")
     def _one_weight(self) -> DiagnosisEffect:
@@ -571,12 +574,15 @@ def load_rule_pack(directory: Path | None = None, problems: list[DdxInputError] 
     sources = _load_sources(load_document(sources_path, cache_dir=cache))
     derived = derived_specs(info, vocabulary)
     rules: list[Rule] = []
-    for path in sorted(directory.glob("*.yaml")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-        if path.name in (PACK_FILE, SOURCES_FILE, VOCABULARY_FILE):
-            continue
+    for path in rule_file_paths(directory):
         try:
-            rules.extend(_load_rules_file(load_document(path, cache_dir=cache), vocabulary.specs, derived, problems))
+            raw_bytes = read_bounded(path)  # a folder named x.yaml, a FIFO, /dev/zero: refused, with the path
+            # .yml files are new to the digest; a pack of .yaml files keeps the digest it always had.
+            digest.update(path.name.encode() + b"\0" + raw_bytes)
+            if path.name in (PACK_FILE, SOURCES_FILE, VOCABULARY_FILE):
+                continue
+            document = parse_cached(raw_bytes, source=str(path), cache_dir=cache)
+            rules.extend(_load_rules_file(document, vocabulary.specs, derived, problems))
         except DdxInputError as error:
             if problems is None:
                 raise
@@ -591,6 +597,11 @@ def load_rule_pack(directory: Path | None = None, problems: list[DdxInputError] 
         digest=digest.hexdigest()[:16],
         directory=str(directory),
     )
+
+
+def rule_file_paths(directory: Path) -> list[Path]:
+    """Every rule file of a folder, ``*.yaml`` and ``*.yml`` (both spellings load), in name order."""
+    return sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")], key=lambda path: path.name)
 
 
 def _load_pack_info(document: LoadedDocument, specs: Mapping[str, FindingSpec]) -> PackInfo:
@@ -743,13 +754,13 @@ def _parse_rule(
         if loc[:1] == ("effects",) and len(loc) > 2 and loc[2] in _EFFECT_TAGS:
             loc = (*loc[:2], *loc[3:])  # drop the union tag pydantic inserts; it is not in the file
         given = detail.get("input")
-        shown = f"got {given!r}; " if not isinstance(given, dict | list) and given is not None else ""
+        echoed = f"got {shown(given)}; " if not isinstance(given, dict | list) and given is not None else ""
         if detail["type"] == "extra_forbidden":
             message = f"unknown key '{loc[-1]}'"
         elif detail["type"] == "missing":
             message = "is required"
         else:
-            message = f"{shown}{detail['msg']}"
+            message = f"{echoed}{detail['msg']}"
         raise DdxInputError(
             message,
             source=document.source,
@@ -759,6 +770,7 @@ def _parse_rule(
         ) from None
     _check_targets(rule, document, location, derived)
     _check_examples(rule, document, location, _stage_vocabulary(rule.stage, specs, derived))
+    _check_engine_limits(rule, document, location)
     return rule
 
 
@@ -784,6 +796,28 @@ def _check_targets(
         )
 
 
+def _check_engine_limits(rule: Rule, document: LoadedDocument, location: tuple[str | int, ...]) -> None:
+    """durable-rules' limits on one rule, checked where the rule is read, so every command reports them."""
+    from ddx.engine import MAX_ALTERNATIVES_PER_SHARD, MAX_GROUPS_PER_RULE, alternatives, compile_condition, groups
+
+    expression = compile_condition(rule.when)
+    problem = None
+    if groups(expression) > MAX_GROUPS_PER_RULE:
+        problem = (
+            f"compiles into {groups(expression)} and/or groups; durable-rules holds at most {MAX_GROUPS_PER_RULE} "
+            "in one rule — split it into several rules"
+        )
+    elif alternatives(expression) > MAX_ALTERNATIVES_PER_SHARD:
+        problem = (
+            f"expands into {alternatives(expression)} alternatives; durable-rules can match at most "
+            f"{MAX_ALTERNATIVES_PER_SHARD} at once — split it into several rules"
+        )
+    if problem is not None:
+        raise DdxInputError(
+            problem, source=document.source, line=document.line_of((*location, "when")), rule_id=rule.id, field="when"
+        )
+
+
 def _stage_vocabulary(
     stage: Stage, specs: Mapping[str, FindingSpec], derived: Mapping[str, FindingSpec]
 ) -> dict[str, FindingSpec]:
@@ -806,7 +840,7 @@ def _value_check(vocabulary: Mapping[str, FindingSpec], derived: Mapping[str, Fi
         for value in values:
             if not spec.accepts(value):
                 raise ConditionSyntaxError(
-                    f"{value!r} is not a value of '{finding}'; expected {spec.describe_allowed()}", location
+                    f"{shown(value)} is not a value of '{finding}'; expected {spec.describe_allowed()}", location
                 )
 
     return check
@@ -824,7 +858,7 @@ def _check_examples(
                     problem = (
                         f"unknown finding '{name}'{suggest(name, vocabulary)}"
                         if spec is None
-                        else f"{value!r} is not a value of '{name}'; expected {spec.describe_allowed()}"
+                        else f"{shown(value)} is not a value of '{name}'; expected {spec.describe_allowed()}"
                     )
                     raise DdxInputError(
                         problem,

@@ -8,6 +8,7 @@ only plain mappings, sequences and scalars.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,31 +83,148 @@ def load_document(path: Path, *, cache_dir: Path | None = None) -> LoadedDocumen
     unchanged rule file is not parsed again (the YAML parser is the slowest step of start-up). The cache
     holds only data; a missing, corrupt or unwritable cache is simply a miss.
     """
-    from ddx.errors import DdxInputError
+    return parse_cached(read_bounded(path), source=str(path), cache_dir=cache_dir)
 
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise DdxInputError("file not found", source=path) from None
-    except OSError as error:
-        raise DdxInputError(f"cannot read file ({error.strerror})", source=path) from None
-    if path.is_dir():
-        raise DdxInputError("is a directory, expected a YAML or JSON file", source=path)
-    if size > MAX_FILE_BYTES:
-        raise DdxInputError(f"file is {size} bytes; the limit is {MAX_FILE_BYTES} bytes", source=path)
-    raw_bytes = path.read_bytes()
+
+def parse_cached(raw_bytes: bytes, *, source: str, cache_dir: Path | None) -> LoadedDocument:
+    """:func:`parse_document`, through the parsed-file cache when ``cache_dir`` is given."""
     if cache_dir is None:
-        return parse_document(raw_bytes, source=str(path))
-    cache_file = cache_dir / f"{_cache_key(raw_bytes, path)}.json"
-    cached = _read_cache(cache_file, str(path))
+        return parse_document(raw_bytes, source=source)
+    cache_file = cache_dir / f"{_cache_key(raw_bytes, Path(source))}.json"
+    cached = _read_cache(cache_file, source)
     if cached is not None:
         return cached
-    document = parse_document(raw_bytes, source=str(path))
+    document = parse_document(raw_bytes, source=source)
     _write_cache(cache_file, document)
     return document
 
 
-_CACHE_FORMAT = "ddx-parsed-document-1"
+def _file_kind(mode: int) -> str:
+    import stat
+
+    for test, kind in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def read_bounded(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of the regular file ``path``, reading at most ``limit + 1`` whatever ``stat`` says.
+
+    Anything but a regular file (a FIFO, ``/dev/zero``, a socket, a directory — directly or through a link)
+    is refused before a single byte is read: opening is non-blocking, so a FIFO with no writer cannot hang.
+    """
+    import errno
+    import os
+    import stat
+
+    from ddx.errors import DdxInputError
+
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        descriptor = os.open(path, flags)
+    except FileNotFoundError:
+        raise DdxInputError("file not found", source=path) from None
+    except OSError as error:
+        if error.errno == errno.ENXIO:  # a socket, or a FIFO opened for writing only
+            raise DdxInputError("is not a regular file; expected a YAML or JSON file", source=path) from None
+        raise DdxInputError(f"cannot read file ({error.strerror})", source=path) from None
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if stat.S_ISDIR(mode):
+            raise DdxInputError("is a directory, expected a YAML or JSON file", source=path)
+        if not stat.S_ISREG(mode):
+            raise DdxInputError(
+                f"is {_file_kind(mode)}, not a regular file; expected a YAML or JSON file "
+                "(use '-' to read standard input)",
+                source=path,
+            )
+        size = os.fstat(descriptor).st_size
+        if size > limit:
+            raise DdxInputError(f"file is {size} bytes; the limit is {limit} bytes", source=path)
+        os.set_blocking(descriptor, True)
+        chunks: list[bytes] = []
+        remaining = limit + 1
+        while remaining > 0:
+            chunk = os.read(descriptor, min(remaining, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+    except OSError as error:
+        raise DdxInputError(f"cannot read file ({error.strerror})", source=path) from None
+    finally:
+        os.close(descriptor)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        raise DdxInputError(f"file is more than {limit} bytes; the limit is {limit} bytes", source=path)
+    return data
+
+
+def read_stdin(limit: int = MAX_FILE_BYTES) -> bytes:
+    """Standard input, at most ``limit + 1`` bytes read; refused if closed or a device other than a terminal."""
+    import sys
+
+    from ddx.errors import DdxInputError
+
+    closed = "standard input is closed; pipe or redirect a case into 'ddx assess -'"
+    stream = sys.stdin
+    if stream is None:
+        raise DdxInputError(closed)
+    check_stdin()
+    buffer = getattr(stream, "buffer", None)
+    try:  # a buffered read of n bytes returns at EOF or after n bytes, never later: bounded for a pipe too
+        data = buffer.read(limit + 1) if buffer is not None else stream.read(limit + 1).encode()
+    except OSError as error:
+        raise DdxInputError(f"cannot read standard input ({error.strerror})") from None
+    except ValueError:  # a closed stream
+        raise DdxInputError(closed) from None
+    if len(data) > limit:
+        raise DdxInputError(f"input is more than {limit} bytes; the limit is {limit}", source="<stdin>")
+    return data
+
+
+def check_stdin() -> None:
+    """Refuse a standard input that is closed or a device other than a terminal (``< /dev/zero``)."""
+    import contextlib
+    import io
+    import os
+    import stat
+    import sys
+
+    from ddx.errors import DdxInputError
+
+    stream = sys.stdin
+    if stream is None:
+        raise DdxInputError("standard input is closed")
+    try:
+        descriptor = stream.fileno()
+    except (io.UnsupportedOperation, AttributeError):
+        return  # a stream without a file (tests, embedding): bounded reads still apply
+    except ValueError:
+        raise DdxInputError("standard input is closed") from None
+    try:
+        status = os.fstat(descriptor)
+    except OSError:
+        raise DdxInputError("standard input is closed") from None
+    mode = status.st_mode
+    if stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or os.isatty(descriptor):
+        return
+    with contextlib.suppress(OSError):
+        if os.path.samestat(status, os.stat(os.devnull)):  # `< /dev/null`: an empty input, not a stream
+            return
+    raise DdxInputError(
+        f"standard input is {_file_kind(mode)}; expected a file, a pipe or a terminal", source="<stdin>"
+    )
+
+
+_CACHE_FORMAT = "ddx-parsed-document-2"  # 2: directives, merge keys, number forms refused
 
 
 def _cache_key(raw_bytes: bytes, path: Path) -> str:
@@ -136,7 +254,10 @@ def _write_cache(cache_file: Path, document: LoadedDocument) -> None:
     import os
     import tempfile
 
-    payload = json.dumps({"format": _CACHE_FORMAT, "data": document.data, "lines": document.lines})
+    try:
+        payload = json.dumps({"format": _CACHE_FORMAT, "data": document.data, "lines": document.lines})
+    except (TypeError, ValueError):
+        return  # not plain JSON data: parse it again next time rather than fail
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", dir=cache_file.parent, delete=False, suffix=".tmp") as handle:
@@ -176,14 +297,14 @@ def parse_document(raw_bytes: bytes, *, source: str) -> LoadedDocument:
         _check_json_syntax(text, source)
     raw = _parse_yaml(text, source)
     _check_depth(raw, source)
-    return LoadedDocument(data=_to_plain(raw), source=source, lines=_line_map(raw))
+    return LoadedDocument(data=_to_plain(raw, source), source=source, lines=_line_map(raw))
 
 
 def _check_json_syntax(text: str, source: str) -> None:
     from ddx.errors import DdxInputError
 
     try:
-        json.loads(text)
+        json.loads(text, parse_int=str, parse_float=str)  # syntax only: numbers are checked by the YAML pass
     except json.JSONDecodeError as error:
         raise DdxInputError(f"invalid JSON: {error.msg}", source=source, line=error.lineno) from None
     except RecursionError:
@@ -208,7 +329,11 @@ def _parse_yaml(text: str, source: str) -> Any:
         if "duplicate key" in str(error):
             problem = "duplicate key " + _duplicate_key_name(str(error))
         elif "another document" in problem:
-            problem = "a ddx file holds one document; remove the second '---' and what follows"
+            ended = line is not None and any(
+                row.split("#", 1)[0].strip() == "..." for row in text.splitlines()[: line - 1]
+            )
+            marker = "the '...' end marker" if ended else "the second '---'"
+            problem = f"a ddx file holds one document; remove {marker} and what follows"
         raise DdxInputError(f"invalid YAML: {problem}", source=source, line=line) from None
     except YAMLError as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else "invalid YAML"
@@ -233,11 +358,30 @@ def _plain_composer(source: str) -> type[Composer]:
     the parser, with its line.
     """
     from ruamel.yaml.composer import Composer  # at run time only when parsing: ruamel is slow to import
-    from ruamel.yaml.events import AliasEvent
+    from ruamel.yaml.events import AliasEvent, DocumentStartEvent
 
     from ddx.errors import DdxInputError
 
     class PlainComposer(Composer):
+        def compose_document(self, *args: Any, **kwargs: Any) -> Any:
+            event = self.parser.peek_event()
+            if isinstance(event, DocumentStartEvent) and (event.version is not None or event.tags):
+                line = event.start_mark.line + 1 if event.start_mark is not None else None
+                raise DdxInputError(
+                    "YAML directives (%YAML, %TAG) are not allowed in ddx files: they change how values are "
+                    "read; remove them",
+                    source=source,
+                    line=line,
+                )
+            return super().compose_document(*args, **kwargs)
+
+        def compose_scalar_node(self, anchor: Any) -> Any:
+            event = self.parser.peek_event()
+            node = super().compose_scalar_node(anchor)
+            if event.style is None:  # plain (unquoted): the only scalars YAML reads as numbers or merge keys
+                _check_plain_scalar(node.tag, event.value, source, event.start_mark.line + 1)
+            return node
+
         def compose_node(self, parent: Any, index: Any) -> Any:
             event = self.parser.peek_event()
             line = event.start_mark.line + 1 if event.start_mark is not None else None
@@ -253,6 +397,38 @@ def _plain_composer(source: str) -> type[Composer]:
             return super().compose_node(parent, index)
 
     return PlainComposer
+
+
+MAX_NUMBER_CHARACTERS = 40
+_DECIMAL_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+_DECIMAL_FLOAT = re.compile(r"[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
+
+
+def _check_plain_scalar(tag: Any, text: str, source: str, line: int) -> None:
+    """A clinical value is written one way: plain decimal numbers, no merge keys, no other number forms."""
+    from ddx.errors import DdxInputError, shown
+
+    kind = str(getattr(tag, "value", tag) or "")
+    if text == "<<" or kind.endswith(":merge"):
+        raise DdxInputError(
+            "YAML merge keys (<<) are not allowed in ddx files; write every key out", source=source, line=line
+        )
+    if not kind.endswith((":int", ":float")):
+        return
+    if len(text) > MAX_NUMBER_CHARACTERS:
+        raise DdxInputError(
+            f"a number of {len(text)} characters; numbers in ddx files have at most {MAX_NUMBER_CHARACTERS}",
+            source=source,
+            line=line,
+        )
+    pattern = _DECIMAL_INT if kind.endswith(":int") else _DECIMAL_FLOAT
+    if not pattern.fullmatch(text):
+        raise DdxInputError(
+            f"{shown(text)} is not a plain decimal number; write numbers in decimal without leading zeros, "
+            "0x/0o/0b prefixes, '_' or ':' (quote it if it is text)",
+            source=source,
+            line=line,
+        )
 
 
 def _check_depth(raw: Any, source: str) -> None:
@@ -274,12 +450,33 @@ def _check_depth(raw: Any, source: str) -> None:
             stack.extend((value, depth + 1) for value in node)
 
 
-def _to_plain(node: Any) -> Any:
-    """ruamel's scalar subclasses keep formatting; the rest of ddx wants plain builtins."""
+def _to_plain(node: Any, source: str = "") -> Any:
+    """ruamel's scalar subclasses keep formatting; the rest of ddx wants plain builtins.
+
+    Keys become strings, so two keys that differ only in type (``1`` and ``"1"``) would collapse into one:
+    that is refused as a duplicate key. Dates and times become their ISO text (YAML reads ``2020-01-01``
+    as a date; ddx files hold no dates, so a validator then says what was expected instead).
+    """
+    import datetime
+
+    from ddx.errors import DdxInputError, shown
+
     if isinstance(node, dict):
-        return {str(key): _to_plain(value) for key, value in node.items()}
+        plain: dict[str, Any] = {}
+        for key, value in node.items():
+            name = str(key.isoformat() if isinstance(key, datetime.date) else key)
+            if name in plain:
+                lc = getattr(node, "lc", None)
+                line = _child_line(lc, key, is_item=False)
+                raise DdxInputError(
+                    f"invalid YAML: duplicate key {shown(name)} (written once as a number and once as text)",
+                    source=source,
+                    line=line,
+                )
+            plain[name] = _to_plain(value, source)
+        return plain
     if isinstance(node, list):
-        return [_to_plain(item) for item in node]
+        return [_to_plain(item, source) for item in node]
     if isinstance(node, bool):
         return bool(node)
     if isinstance(node, int):
@@ -288,4 +485,6 @@ def _to_plain(node: Any) -> Any:
         return float(node)
     if isinstance(node, str):
         return str(node)
+    if isinstance(node, datetime.date):
+        return node.isoformat()
     return node

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationInfo, field_validator, model_validator
+
+from ddx.errors import shown
 
 DiagnosisId = str
 
@@ -32,7 +34,7 @@ class Answers(_Model):
     """
 
     student: str = Field(min_length=1, max_length=200)
-    case: str = Field(min_length=1, description="The curated case's id")
+    case: str = Field(min_length=1, max_length=200, description="The curated case's id")
     ranking: tuple[DiagnosisId, ...]
     secondary: dict[str, Status] = Field(default_factory=dict, description="Condition key → status")
     supports_first: tuple[str, ...] = Field(default=(), description="Findings that support the first choice")
@@ -40,7 +42,22 @@ class Answers(_Model):
         default_factory=dict, description="For each other diagnosis, the findings that argue against it"
     )
     red_flags: tuple[str, ...] = Field(default=(), description="Red-flag rule ids the student thinks apply")
-    script_concordance: dict[str, int] = Field(default_factory=dict, description="Item id → −2…+2")
+    # Strict: an answer is a number, so "+1" and true are refused rather than read as 1.
+    script_concordance: dict[str, Annotated[int, Strict()]] = Field(default_factory=dict, description="Item id → −2…+2")
+
+    @field_validator("supports_first", "red_flags")
+    @classmethod
+    def _each_once(cls, listed: tuple[str, ...]) -> tuple[str, ...]:
+        return _listed_once(listed)
+
+    @field_validator("against")
+    @classmethod
+    def _each_once_per_diagnosis(
+        cls, against: dict[DiagnosisId, tuple[str, ...]]
+    ) -> dict[DiagnosisId, tuple[str, ...]]:
+        for listed in against.values():
+            _listed_once(listed)
+        return against
 
     @model_validator(mode="before")
     @classmethod
@@ -72,6 +89,16 @@ class Answers(_Model):
             if value not in SCT_SCALE:
                 raise ValueError(f"{item}: {value} is not on the scale −2, −1, 0, +1, +2")
         return answers
+
+
+def _listed_once(listed: tuple[str, ...]) -> tuple[str, ...]:
+    """A finding or red flag counts once: listing it twice is refused, not counted (or penalised) twice."""
+    seen: set[str] = set()
+    for name in listed:
+        if name in seen:
+            raise ValueError(f"{shown(name)} is listed twice; list each once")
+        seen.add(name)
+    return listed
 
 
 class ScriptItem(_Model):

@@ -5,8 +5,11 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
+from ddx.display import csv_cell
 from ddx.quiz.store import Attempt
 
 
@@ -36,9 +39,19 @@ def progress(attempts: list[Attempt], key: str) -> list[ProgressRow]:
     ]
 
 
+class _SafeWriter:
+    """Every CSV ddx writes goes through this: no cell is read as a formula by a spreadsheet (OWASP)."""
+
+    def __init__(self, writer: Any) -> None:
+        self._writer = writer
+
+    def writerow(self, row: Iterable[Any]) -> None:
+        self._writer.writerow([csv_cell(cell) for cell in row])
+
+
 def attempts_csv(attempts: list[Attempt]) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = _SafeWriter(csv.writer(buffer))
     parts = sorted({part for a in attempts for part in (a.breakdown or {})})
     writer.writerow(
         ["attempt", "student", "case", "status", "started_at", "finished_at", "score", *parts, "rule_pack_version"]

@@ -52,6 +52,41 @@ RETRIES = 5
 _T = TypeVar("_T")
 
 
+def _start(
+    connection: sqlite3.Connection, student: str, case_id: str, rule_pack: dict[str, str], engine: dict[str, Any]
+) -> int:
+    cursor = connection.execute(
+        "INSERT INTO attempts (student, case_id, status, started_at, rule_pack, engine) "
+        "VALUES (?, ?, 'in_progress', ?, ?, ?)",
+        (student, case_id, _now(), json.dumps(rule_pack), json.dumps(engine)),
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def _record_answer(
+    connection: sqlite3.Connection, attempt_id: int, question: str, answer: Any, answers: dict[str, Any]
+) -> None:
+    (seq,) = connection.execute(
+        "SELECT COALESCE(MAX(seq), 0) + 1 FROM answer_log WHERE attempt_id = ?", (attempt_id,)
+    ).fetchone()
+    connection.execute(
+        "INSERT INTO answer_log (attempt_id, seq, question, answer, answered_at) VALUES (?, ?, ?, ?, ?)",
+        (attempt_id, seq, question, json.dumps(answer), _now()),
+    )
+    connection.execute("UPDATE attempts SET answers = ? WHERE id = ?", (json.dumps(answers), attempt_id))
+
+
+def _finish(connection: sqlite3.Connection, attempt_id: int, grade: Any) -> None:
+    connection.execute(
+        "UPDATE attempts SET status = 'complete', finished_at = ?, score = ?, breakdown = ?, grade = ? WHERE id = ?",
+        (_now(), grade.score, json.dumps(grade.breakdown), grade.model_dump_json(), attempt_id),
+    )
+    connection.executemany(
+        "INSERT INTO misconceptions (attempt_id, rule_id, finding, diagnosis) VALUES (?, ?, ?, ?)",
+        [(attempt_id, m.rule, m.finding, m.diagnosis) for m in grade.misconceptions],
+    )
+
+
 def default_db_path() -> Path:
     from platformdirs import user_data_dir
 
@@ -108,56 +143,56 @@ class QuizStore:
         self._connection.execute("COMMIT")
 
     def _write(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
-        """Run ``work`` in one transaction, retrying while another writer holds the lock."""
+        """Run ``work`` in one transaction, retrying while another writer holds the lock.
+
+        A database that cannot be written (read-only file or folder, full disk) is one line, exit 2.
+        """
+        from ddx.errors import DdxInputError
+
         for attempt in range(RETRIES):
             try:
                 with self._transaction() as connection:
                     return work(connection)
             except sqlite3.OperationalError as error:
                 if ("locked" not in str(error) and "busy" not in str(error)) or attempt == RETRIES - 1:
-                    raise
+                    raise DdxInputError(f"cannot write to the quiz database ({error})", source=self.path) from None
                 time.sleep(0.05 * 2**attempt)
+            except sqlite3.DatabaseError as error:
+                raise DdxInputError(f"cannot write to the quiz database ({error})", source=self.path) from None
         raise AssertionError("unreachable")
 
     def start(self, student: str, case_id: str, rule_pack: dict[str, str], engine: dict[str, Any]) -> int:
-        def insert(connection: sqlite3.Connection) -> int:
-            cursor = connection.execute(
-                "INSERT INTO attempts (student, case_id, status, started_at, rule_pack, engine) "
-                "VALUES (?, ?, 'in_progress', ?, ?, ?)",
-                (student, case_id, _now(), json.dumps(rule_pack), json.dumps(engine)),
-            )
-            return int(cursor.lastrowid or 0)
-
-        return self._write(insert)
+        return self._write(lambda connection: _start(connection, student, case_id, rule_pack, engine))
 
     def record_answer(self, attempt_id: int, question: str, answer: Any, answers: dict[str, Any]) -> None:
         """One answer: appended to the log and merged into the attempt's answers, in one transaction."""
-
-        def update(connection: sqlite3.Connection) -> None:
-            (seq,) = connection.execute(
-                "SELECT COALESCE(MAX(seq), 0) + 1 FROM answer_log WHERE attempt_id = ?", (attempt_id,)
-            ).fetchone()
-            connection.execute(
-                "INSERT INTO answer_log (attempt_id, seq, question, answer, answered_at) VALUES (?, ?, ?, ?, ?)",
-                (attempt_id, seq, question, json.dumps(answer), _now()),
-            )
-            connection.execute("UPDATE attempts SET answers = ? WHERE id = ?", (json.dumps(answers), attempt_id))
-
-        self._write(update)
+        self._write(lambda connection: _record_answer(connection, attempt_id, question, answer, answers))
 
     def finish(self, attempt_id: int, grade: Any) -> None:
-        def update(connection: sqlite3.Connection) -> None:
-            connection.execute(
-                "UPDATE attempts SET status = 'complete', finished_at = ?, score = ?, breakdown = ?, grade = ? "
-                "WHERE id = ?",
-                (_now(), grade.score, json.dumps(grade.breakdown), grade.model_dump_json(), attempt_id),
-            )
-            connection.executemany(
-                "INSERT INTO misconceptions (attempt_id, rule_id, finding, diagnosis) VALUES (?, ?, ?, ?)",
-                [(attempt_id, m.rule, m.finding, m.diagnosis) for m in grade.misconceptions],
-            )
+        self._write(lambda connection: _finish(connection, attempt_id, grade))
 
-        self._write(update)
+    def save_graded(
+        self,
+        *,
+        student: str,
+        case_id: str,
+        rule_pack: dict[str, str],
+        engine: dict[str, Any],
+        question: str,
+        answer: Any,
+        answers: dict[str, Any],
+        grade: Any,
+    ) -> int:
+        """A graded answers file as one complete attempt, in one transaction: a kill at any moment leaves
+        either nothing or the whole attempt, never an unfinished one that ``--resume`` would offer."""
+
+        def save(connection: sqlite3.Connection) -> int:
+            attempt_id = _start(connection, student, case_id, rule_pack, engine)
+            _record_answer(connection, attempt_id, question, answer, answers)
+            _finish(connection, attempt_id, grade)
+            return attempt_id
+
+        return self._write(save)
 
     def _attempts(self, where: str, parameters: tuple[Any, ...]) -> list[Attempt]:
         rows = self._connection.execute(

@@ -28,9 +28,10 @@ def render(report: Report, output_format: Format, *, color: bool | None = None, 
     if output_format == "json":
         return report.to_json()
     if output_format == "markdown":
+        from ddx.display import printable
         from ddx.render.markdown import render_markdown
 
-        return render_markdown(report)
+        return printable(render_markdown(report))
     from ddx.render.text import render_text
 
     return render_text(report, color=color, width=width)

@@ -83,7 +83,7 @@ def render_markdown(report: Report) -> str:
     if not changing:
         lines.append("- None: no single unknown finding would change the top diagnosis.")
     for unknown in changing:
-        whens = "; ".join(f"{c.value} → {labels[c.top]}" for c in unknown.changes_top_when)
+        whens = "; ".join(f"{c.value} → {labels.get(c.top, c.top)}" for c in unknown.changes_top_when)
         lines.append(f"- `{unknown.finding}`: {whens}")
     others = [u.finding for u in report.unknown_findings if not u.could_change_top]
     if others:

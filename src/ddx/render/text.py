@@ -5,11 +5,12 @@ from __future__ import annotations
 import io
 
 from rich import box
-from rich.console import Console, Group, RenderableType
+from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from ddx.display import SafeConsole
 from ddx.render import cite, format_findings, source_numbers
 from ddx.report import RankedEntry, Report, SecondaryEntry
 
@@ -123,7 +124,7 @@ def _unknowns(report: Report, labels: dict[str, str]) -> Panel:
     lines: list[RenderableType] = []
     for unknown in report.unknown_findings:
         if unknown.could_change_top:
-            whens = "; ".join(f"{c.value} → {labels[c.top]}" for c in unknown.changes_top_when)
+            whens = "; ".join(f"{c.value} → {labels.get(c.top, c.top)}" for c in unknown.changes_top_when)
             lines.append(Text(f"• {unknown.finding}: {whens}"))
     if not lines:
         lines.append(Text("No single unknown finding would change the top diagnosis."))
@@ -156,7 +157,7 @@ def report_renderables(report: Report) -> list[RenderableType]:
 
 
 def render_text(report: Report, *, color: bool | None = None, width: int | None = None) -> str:
-    console = Console(
+    console = SafeConsole(
         record=True,
         width=width or 110,
         force_terminal=color,

@@ -1,0 +1,65 @@
+"""Text from users and files, made safe to show: no terminal escapes on screen, no formulas in spreadsheets.
+
+A student's name, a case title or any other free text may hold control characters (an ANSI escape can
+rewrite the terminal, hide text or set the window title). Everything ddx prints through rich goes
+through :class:`SafeConsole`, which shows such characters as visible escapes (``\\x1b``); plain-text
+outputs use :func:`printable`. CSV cells that a spreadsheet would read as a formula are neutralised
+as OWASP's CSV-injection guidance recommends (:func:`csv_cell`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from rich.console import Console, ConsoleOptions, RenderableType
+from rich.segment import Segment
+
+# C0 controls except tab and newline, DEL, C1 controls, and the bidirectional overrides and isolates
+# that can make text read differently from what it holds.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters shown as escapes (``\\x1b``); tab and newline are kept."""
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+class SafeConsole(Console):
+    """A rich console that never sends a control character from its content to the terminal."""
+
+    def render(self, renderable: RenderableType, options: ConsoleOptions | None = None) -> Iterable[Segment]:
+        for segment in super().render(renderable, options):
+            if segment.control is None and _UNPRINTABLE.search(segment.text):
+                yield Segment(printable(segment.text), segment.style)
+            else:
+                yield segment
+
+
+MAX_MESSAGE_CHARACTERS = 1_000
+
+
+def one_line(message: str) -> str:
+    """An error message as one printable line of bounded length (a last guard; values are shortened first)."""
+    text = printable(" ".join(message.split("\n")))
+    if len(text) <= MAX_MESSAGE_CHARACTERS:
+        return text
+    return f"{text[: MAX_MESSAGE_CHARACTERS - 40]}… (message of {len(text)} characters shortened)"
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: a string starting with = + - @ tab or CR gets a leading ``'``
+    (OWASP), and control characters are escaped. Numbers are left as numbers."""
+    if not isinstance(value, str):
+        return value
+    text = printable(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
