@@ -67,7 +67,7 @@ def load_validation_cases(target: Path, pack: RulePack) -> list[ValidationCase]:
     first_path: dict[str, str] = {}
     for path in paths:
         document = load_document(path)
-        case = case_from_document(document)
+        case = case_from_document(document, pack)
         if case.reference is None:
             raise DdxInputError(
                 "no 'reference:' block; a validation case states its final diagnosis and source "
@@ -352,11 +352,7 @@ def summary(validation: Validation) -> dict[str, Any]:
         "top2": _round(top_k_accuracy(outcomes, 2)),
         "log_loss": _round(mean_log_loss(outcomes)),
         "brier": _round(brier_score(outcomes, diagnoses)),
-        "sarcoma_n": safety["n"],
-        "sarcoma_safe": safety["safe"],
-        "sarcoma_first": safety["first"],
-        "sarcoma_flagged": safety["flagged"],
-        "sarcoma_unsafe": safety["unsafe"],
+        **_safety_keys(safety, validation.malignant),
         "malignant_diagnoses": list(validation.malignant),
         "baseline_top1": _round(baseline_accuracy(outcomes)),
         "hard_n": len(hard),
@@ -379,6 +375,16 @@ def summary(validation: Validation) -> dict[str, Any]:
         "misses": [_case_row(o) for o in outcomes if o.top != o.reference],
         "cases": [_case_row(o) for o in outcomes],
     }
+
+
+def _safety_keys(safety: dict[str, Any], malignant: tuple[str, ...]) -> dict[str, Any]:
+    """``malignant_n`` … ``malignant_unsafe``; when the pack marks one diagnosis malignant, the same figures
+    also under that diagnosis's id (``<id>_n``, ``<id>_safe``, ...), the names scripts were promised."""
+    figures = {part: safety[part] for part in ("n", "safe", "first", "flagged", "unsafe")}
+    keys = {f"malignant_{part}": value for part, value in figures.items()}
+    if len(malignant) == 1:
+        keys.update({f"{malignant[0]}_{part}": value for part, value in figures.items()})
+    return keys
 
 
 def _case_row(o: CaseOutcome) -> dict[str, Any]:
