@@ -469,6 +469,30 @@ def rules_show(
         typer.echo(text)
 
 
+@rules_app.command("findings")
+def rules_findings(
+    names: Annotated[list[str] | None, typer.Argument(help="Only these findings (default: all).")] = None,
+    rules: RulesOption = None,
+) -> None:
+    """The finding vocabulary: each finding's type, range, values and meanings, section, applies_when, readers."""
+    from ddx.api import pack_for
+    from ddx.findings import suggest
+    from ddx.render.rules import vocabulary_markdown
+
+    pack = pack_for(rules)
+    for name in names or []:
+        if name not in pack.specs:
+            _fail(f"no finding '{name}'{suggest(name, pack.specs)}; see 'ddx rules findings'")
+    text = vocabulary_markdown(pack, names)
+    console = _console()
+    if console.is_terminal:
+        from rich.markdown import Markdown
+
+        console.print(Markdown(text))
+    else:
+        typer.echo(text, nl=False)
+
+
 @rules_app.command("lint")
 def rules_lint(rules: RulesOption = None) -> None:
     """Check the pack; print file:line for each problem and exit 1 if there is any."""
@@ -481,7 +505,7 @@ def rules_lint(rules: RulesOption = None) -> None:
         typer.echo(f"{len(problems)} problem(s)", err=True)
         raise typer.Exit(EXIT_CHECK_FAILED)
     assert pack is not None
-    typer.echo(f"{len(pack.rules)} rules, {len(pack.sources)} sources: no problems")
+    typer.echo(f"{len(pack.rules)} rules, {len(pack.specs)} findings, {len(pack.sources)} sources: no problems")
 
 
 @rules_app.command("docs")

@@ -362,6 +362,19 @@ class RulePack(BaseModel):
         )
 
     @cached_property
+    def finding_readers(self) -> dict[str, tuple[str, ...]]:
+        """For each finding and derived fact, who reads it: rule ids (any stage), then ``applies_when of X``."""
+        readers: dict[str, list[str]] = {}
+        for rule in self.rules:
+            for name in sorted(rule.when.findings()):
+                readers.setdefault(name, []).append(rule.id)
+        for spec in self.vocabulary.specs.values():
+            if spec.applies_when is not None:
+                for name in sorted(spec.applies_when.findings()):
+                    readers.setdefault(name, []).append(f"applies_when of {spec.name}")
+        return {name: tuple(found) for name, found in readers.items()}
+
+    @cached_property
     def diagnoses(self) -> dict[DiagnosisId, DiagnosisInfo]:
         """The diagnoses in the pack's order (which also breaks ties)."""
         return {d.id: d for d in self.info.diagnoses}
