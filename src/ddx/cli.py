@@ -19,8 +19,8 @@ import typer
 
 app = typer.Typer(
     name="ddx",
-    help="Rule-based differential diagnosis of ossified lesions at the ischial tuberosity "
-    "(avulsion, myositis ossificans, sarcoma). Decision support for clinicians, not a diagnosis.",
+    help="Rule-based differential diagnosis: ranks a rule pack's diagnoses for a case and explains every "
+    "choice (the shipped pack, or any other with --rules). Decision support for clinicians, not a diagnosis.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -442,7 +442,7 @@ def rules_list(rules: RulesOption = None) -> None:
 
 @rules_app.command("show")
 def rules_show(
-    rule_id: Annotated[str, typer.Argument(help="Rule id, e.g. AVU-TENDON-INSERTS-ON-LESION.")],
+    rule_id: Annotated[str, typer.Argument(help="Rule id (see ddx rules list).")],
     rules: RulesOption = None,
     cases: Annotated[Path, typer.Option("--cases", help="Curated cases to look for firings in.")] = Path("cases"),
 ) -> None:

@@ -126,7 +126,7 @@ def suggest(name: str, candidates: typing.Iterable[str]) -> str:
     prefixed = [c for c in options if c.startswith(name) or name.startswith(c)] if len(name) >= 3 else []
     matches = prefixed[:1] or difflib.get_close_matches(name, options, n=1, cutoff=0.6)
     if not matches and len(name) >= 4:
-        # A misspelt beginning of a long value ("ischal" for ischial_tuberosity): compare like with like.
+        # A misspelt beginning of a long value ("haemorhag" for haemorrhagic): compare like with like.
         heads = {option[: len(name)]: option for option in options}
         close = difflib.get_close_matches(name, list(heads), n=1, cutoff=0.75)
         matches = [heads[close[0]]] if close else []

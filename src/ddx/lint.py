@@ -174,8 +174,7 @@ def _word_collisions(spec: FindingSpec, where: tuple[str | int, ...], at: Any) -
         words = [("id", value.id), ("label", value.label)]
         words += [(f"synonyms[{i}]", word) for i, word in enumerate(value.synonyms)]
         for key, word in words:
-            normal = normalise(word)
-            first = owner.setdefault(normal, value.id)
+            first = owner.setdefault(normalise(word), value.id)
             if first != value.id:
                 location: tuple[str | int, ...] = (*where, "values", position)
                 location += ("synonyms", int(key[9:-1])) if key.startswith("synonyms") else (key,)

@@ -27,7 +27,7 @@ class Answers(_Model):
     """What a student answered for one case. Also the format of ``ddx quiz grade`` answers files.
 
     Validate with ``context={"pack": pack}``: the ranking must name each of the pack's diagnoses once, and
-    each secondary condition's status is given under its key (``impingement: present``), kept in
+    each secondary condition's status is given under its key (``cyst: present``), kept in
     ``secondary``.
     """
 
