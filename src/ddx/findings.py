@@ -28,7 +28,7 @@ class Findings(BaseModel):
     finding of the pack's ``findings.yaml``, strict (numbers are numbers, booleans are booleans).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True, defer_build=True)
 
     def known(self) -> dict[str, Any]:
         """Only the known findings, in vocabulary order (the canonical fact asserted into the engine)."""

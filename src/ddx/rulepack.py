@@ -63,7 +63,7 @@ URGENT_RED_FLAG = "urgent_red_flag"
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, defer_build=True)
 
 
 class Source(_Frozen):
@@ -131,7 +131,9 @@ class BaselineStep(_Frozen):
     """One line of the rule of thumb that ``ddx validate`` compares the engine with: if ``when`` holds
     (known true), answer ``diagnosis``; the last step has no ``when`` and is the default."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, arbitrary_types_allowed=True, str_strip_whitespace=True, defer_build=True
+    )
 
     when: ConditionField | None = None
     diagnosis: DiagnosisId
@@ -261,7 +263,9 @@ class Maintenance(_Frozen):
 
 
 class Rule(_Frozen):
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, arbitrary_types_allowed=True, str_strip_whitespace=True, defer_build=True
+    )
 
     id: str = Field(pattern=RULE_ID_PATTERN)
     title: str = Field(min_length=1)
@@ -314,7 +318,7 @@ def _effect_target(effect: DiagnosisEffect | ConditionEffect | RedFlagEffect | R
 class RulePack(BaseModel):
     """A validated pack; build it with :func:`load_rule_pack`."""
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, defer_build=True)
 
     info: PackInfo
     vocabulary: Vocabulary
@@ -443,8 +447,24 @@ def load_rule_pack(directory: Path | None = None, problems: list[DdxInputError] 
     for required in (pack_path, sources_path, vocabulary_path):
         if not required.is_file():
             raise DdxInputError(f"the rules folder needs {required.name}", source=directory)
-    digest = hashlib.sha256()
     cache = default_cache_dir()
+    if cache is None or problems is not None:  # lint collects problems: it always reads the files
+        return _load_rule_pack(directory, cache, problems)
+    from ddx import packcache
+
+    key = packcache.key(directory)
+    pack = packcache.read(cache, key)
+    if isinstance(pack, RulePack):
+        return pack
+    pack = _load_rule_pack(directory, cache, problems)
+    packcache.write(cache, key, pack)
+    return pack
+
+
+def _load_rule_pack(directory: Path, cache: Path | None, problems: list[DdxInputError] | None) -> RulePack:
+    pack_path, sources_path = directory / PACK_FILE, directory / SOURCES_FILE
+    vocabulary_path = directory / VOCABULARY_FILE
+    digest = hashlib.sha256()
     vocabulary = load_vocabulary(load_document(vocabulary_path, cache_dir=cache))
     info = _load_pack_info(load_document(pack_path, cache_dir=cache), vocabulary.specs)
     sources = _load_sources(load_document(sources_path, cache_dir=cache))

@@ -25,7 +25,7 @@ _KINDS: dict[str, FindingKind] = {"boolean": "bool", "choice": "enum", "integer"
 
 
 class _Entry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, defer_build=True)
 
 
 class _ValueEntry(_Entry):
