@@ -131,6 +131,9 @@ def wall_ms(command: list[str], repeats: int) -> float:
 
 
 DEPS_IMPORT = "import typer, rich, pydantic, durable.lang"
+# What any typer command line that defines a pydantic model imports before ddx's own code runs: typer 0.29
+# parses parameters with pydantic TypeAdapters (typer._adapters), which loads pydantic's full machinery.
+FLOOR_IMPORT = DEPS_IMPORT + ", typer._adapters, pydantic.main"
 
 
 def side_by_side(commands: dict[str, list[str]], repeats: int) -> dict[str, float]:
@@ -161,6 +164,7 @@ def startup(repeats: int) -> dict[str, float]:
         {
             "assess": [ddx, "assess", str(REFERENCE_CASE), "--format", "json"],
             "deps": [sys.executable, "-c", DEPS_IMPORT],
+            "floor": [sys.executable, "-c", FLOOR_IMPORT],
         },
         repeats,
     )
@@ -168,6 +172,8 @@ def startup(repeats: int) -> dict[str, float]:
         "startup_assess_ms": medians["assess"],
         "startup_deps_ms": medians["deps"],
         "startup_vs_deps_ratio": medians["assess"] / medians["deps"],
+        "startup_floor_ms": medians["floor"],
+        "startup_floor_vs_deps_ratio": medians["floor"] / medians["deps"],
     }
 
 
