@@ -203,7 +203,7 @@ def generated_pack(size: int, seed: int = 7) -> Any:
         parts = tuple(comparison() for _ in range(rng.randint(1, 3)))
         when = parts[0] if len(parts) == 1 else (AllOf(parts) if rng.random() < 0.7 else AnyOf(parts))
         effect = DiagnosisEffect(
-            diagnosis=rng.choice(["avulsion", "myositis_ossificans", "sarcoma"]),
+            diagnosis=rng.choice(shipped.diagnosis_ids),
             direction=rng.choice(["for", "against"]),
             strength=rng.choice(["strong", "moderate", "weak"]),
         )
