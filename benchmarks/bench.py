@@ -30,6 +30,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "cases_per_second": (">=", 10_000),
     "pipeline_vs_oracle_ratio": ("<=", 25),
     "assess_wall_ms": ("<=", 250),
+    "startup_vs_deps_ratio": ("<=", 1.5),
     "compile_1000_rules_s": ("<=", 1.0),
     "rss_growth_mb_10k_to_100k": ("<=", 5),
     "next_question_ms": ("<=", 50),
@@ -128,6 +129,53 @@ def wall_ms(command: list[str], repeats: int) -> float:
     return statistics.median(times)
 
 
+DEPS_IMPORT = "import typer, rich, pydantic, durable.lang"
+# What any typer command line that defines a pydantic model imports before ddx's own code runs: typer 0.29
+# parses parameters with pydantic TypeAdapters (typer._adapters), which loads pydantic's full machinery.
+FLOOR_IMPORT = DEPS_IMPORT + ", typer._adapters, pydantic.main"
+
+
+def side_by_side(commands: dict[str, list[str]], repeats: int) -> dict[str, float]:
+    """Median wall time of each command, run in turn (a, b, a, b, ...) so both see the same machine load.
+
+    ddx's own bytecode is compiled first, as installing a wheel does: with PYTHONDONTWRITEBYTECODE set (as
+    on the project machine) a checkout would otherwise recompile ddx's modules on every start.
+    """
+    import ddx
+
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(ddx.__file__).parent)], check=True)
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in commands:  # warm-up: the OS file cache, ddx's parsed-file cache
+        for command in commands.values():
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(repeats):
+        for name, command in commands.items():
+            start = time.perf_counter()
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            times[name].append((time.perf_counter() - start) * 1000)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def startup(repeats: int) -> dict[str, float]:
+    """``ddx assess CASE --format json`` against importing ddx's dependencies alone, in one run."""
+    ddx = str(Path(sys.executable).parent / "ddx")
+    medians = side_by_side(
+        {
+            "assess": [ddx, "assess", str(REFERENCE_CASE), "--format", "json"],
+            "deps": [sys.executable, "-c", DEPS_IMPORT],
+            "floor": [sys.executable, "-c", FLOOR_IMPORT],
+        },
+        repeats,
+    )
+    return {
+        "startup_assess_ms": medians["assess"],
+        "startup_deps_ms": medians["deps"],
+        "startup_vs_deps_ratio": medians["assess"] / medians["deps"],
+        "startup_floor_ms": medians["floor"],
+        "startup_floor_vs_deps_ratio": medians["floor"] / medians["deps"],
+    }
+
+
 def generated_pack(size: int, seed: int = 7) -> Any:
     """A valid pack of ``size`` random rules over the real vocabulary (for scale, not for meaning)."""
     from ddx.api import default_pack
@@ -154,7 +202,7 @@ def generated_pack(size: int, seed: int = 7) -> Any:
         parts = tuple(comparison() for _ in range(rng.randint(1, 3)))
         when = parts[0] if len(parts) == 1 else (AllOf(parts) if rng.random() < 0.7 else AnyOf(parts))
         effect = DiagnosisEffect(
-            diagnosis=rng.choice(["avulsion", "myositis_ossificans", "sarcoma"]),
+            diagnosis=rng.choice(shipped.diagnosis_ids),
             direction=rng.choice(["for", "against"]),
             strength=rng.choice(["strong", "moderate", "weak"]),
         )
@@ -220,6 +268,7 @@ def measure(quick: bool) -> dict[str, float]:
     results["python_wall_ms"] = wall_ms([sys.executable, "-c", "pass"], repeats)
     results["help_wall_ms"] = wall_ms([ddx, "--help"], repeats)
     results["assess_wall_ms"] = wall_ms([ddx, "assess", str(REFERENCE_CASE), "--format", "json"], repeats)
+    results.update(startup(repeats * 2 - 1))
 
     # Ten unknown findings that the rules read; the rest known, as midway through an interview.
     from ddx.api import default_pack
@@ -276,7 +325,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--quick", action="store_true", help="fewer cases and repeats (for the test suite)")
+    parser.add_argument("--startup", action="store_true", help="only the start-up figures (side by side)")
     arguments = parser.parse_args()
+    if arguments.startup:
+        print(json.dumps({k: round(v, 4) for k, v in startup(21).items()}))
+        return
     results = measure(arguments.quick)
     met = verdicts(results)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"

@@ -91,3 +91,92 @@ def test_conditions_equal_up_to_order_have_one_canonical_form() -> None:
     assert canonical(Comparison("site", "in", ("buttock",))) == canonical(a)
     assert canonical(AnyOf((a, b))) != canonical(AllOf((a, b)))
     assert canonical(Not(a)) != canonical(a)
+
+
+# ---- the vocabulary (findings.yaml), on a copy of the small test pack ------------------------------------
+
+KNEE_RULES = Path(__file__).resolve().parent / "packs" / "knee" / "rules"
+
+
+@pytest.fixture
+def knee_copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "knee"
+    shutil.copytree(KNEE_RULES, folder)
+    return folder
+
+
+def edit_vocabulary(folder: Path, old: str, new: str) -> None:
+    path = folder / "findings.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def line_of(folder: Path, text: str) -> int:
+    lines = (folder / "findings.yaml").read_text(encoding="utf-8").splitlines()
+    return next(number for number, line in enumerate(lines, start=1) if text in line)
+
+
+def test_the_test_pack_vocabulary_is_clean(knee_copy: Path) -> None:
+    assert messages(knee_copy) == []
+
+
+def test_a_synonym_on_two_values_is_reported_at_its_line(knee_copy: Path) -> None:
+    edit_vocabulary(knee_copy, "synonyms: [pus, frank pus]", "synonyms: [pus, frank pus, turbid]")
+    found = messages(knee_copy)
+    line = line_of(knee_copy, "frank pus, turbid")
+    assert f"findings.yaml:{line}: findings.aspirate.purulent.synonyms[2]: 'turbid' also names 'cloudy'" in "\n".join(
+        found
+    )
+
+
+def test_a_synonym_equal_to_another_values_label_or_id_is_reported(knee_copy: Path) -> None:
+    edit_vocabulary(knee_copy, "synonyms: [blood, haemorrhagic]", "synonyms: [blood, Clear]")
+    assert any("findings.aspirate.bloody.synonyms[1]: 'Clear' also names 'clear'" in m for m in messages(knee_copy))
+
+
+def test_a_label_that_names_another_finding_is_reported(knee_copy: Path) -> None:
+    edit_vocabulary(knee_copy, "label: Popliteal swelling", "label: fever")
+    assert any(
+        "findings.popliteal_swelling.label: 'fever' also names the finding 'fever'" in m for m in messages(knee_copy)
+    )
+
+
+def test_a_finding_no_rule_reads_must_say_why(knee_copy: Path) -> None:
+    edit_vocabulary(knee_copy, "    not_read_because: recorded for the report only.\n", "")
+    line = line_of(knee_copy, "- id: knee_side")
+    assert f"findings.yaml:{line}: findings.knee_side: no rule reads it" in "\n".join(messages(knee_copy))
+
+
+def test_a_finding_read_only_by_applies_when_counts_as_read(knee_copy: Path) -> None:
+    # aspirate is read by rules too; make crystals' applies_when the only reader of anticoagulated
+    edit_vocabulary(
+        knee_copy, "applies_when: {aspirate: {in: [clear, cloudy, purulent]}}", "applies_when: {anticoagulated: false}"
+    )
+    (knee_copy / "knee.yaml").write_text(
+        (knee_copy / "knee.yaml").read_text().replace("when: {anticoagulated: true}", "when: {fever: false}")
+    )
+    found = messages(knee_copy)
+    assert not any("findings.anticoagulated: no rule reads it" in m for m in found)
+
+
+def test_not_read_because_on_a_finding_that_is_read_is_reported(knee_copy: Path) -> None:
+    edit_vocabulary(knee_copy, "    label: Fever\n", "    label: Fever\n    not_read_because: nobody.\n")
+    assert any("findings.fever: not_read_because, but KNEE-FEVER" in m for m in messages(knee_copy))
+
+
+def test_a_derived_entry_must_name_a_derived_fact(knee_copy: Path) -> None:
+    edit_vocabulary(knee_copy, "{id: popliteal_cyst, meaning:", "{id: baker_cyst, meaning:")
+    line = line_of(knee_copy, "id: baker_cyst")
+    expected = f"findings.yaml:{line}: derived.baker_cyst: not a derived fact of this pack; expected one of"
+    assert any(expected in m for m in messages(knee_copy))
+
+
+def test_an_unused_section_is_reported(knee_copy: Path) -> None:
+    edit_vocabulary(
+        knee_copy,
+        "  - {id: aspirate, label: Joint aspirate}\n",
+        "  - {id: aspirate, label: Joint aspirate}\n  - {id: imaging, label: Imaging}\n",
+    )
+    line = line_of(knee_copy, "id: imaging")
+    assert f"findings.yaml:{line}: sections.imaging: no finding is in this section" in "\n".join(messages(knee_copy))

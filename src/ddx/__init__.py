@@ -1,4 +1,4 @@
-"""ddx: rule-based differential diagnosis for ossified lesions at the ischial tuberosity.
+"""ddx: a rule-based differential-diagnosis engine; the clinical knowledge lives in its rule pack (``rules/``).
 
 Decision support for clinicians, not a diagnosis. The public library API lives in :mod:`ddx.api`.
 """

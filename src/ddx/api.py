@@ -1,9 +1,9 @@
 """The library API that the CLI, the quiz and the regression runner call.
 
 >>> from ddx.api import assess_file
->>> report = assess_file("cases/reference-eurorad-14910.yaml")   # doctest: +SKIP
+>>> report = assess_file("case.yaml", rules_dir=Path("rules"))    # doctest: +SKIP
 >>> report.top.diagnosis                                           # doctest: +SKIP
-'avulsion'
+'<the id of the pack's leading diagnosis>'
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from ddx.errors import DdxInputError, shown
 from ddx.findings import Findings, FindingSpec, suggest
-from ddx.yamlsource import LoadedDocument, load_document
+from ddx.yamlsource import LoadedDocument, default_cache_dir, load_document
 
 if TYPE_CHECKING:
     from ddx.rulepack import RulePack
@@ -25,7 +25,7 @@ class Expectation(BaseModel):
     ``key`` in ``pack.yaml``) and checks diagnosis ids against the pack.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     diagnoses: ClassVar[tuple[str, ...]] = ()
     conditions: ClassVar[dict[str, str]] = {}
@@ -68,7 +68,7 @@ _SCALE_KEYS = frozenset({"-2", "-1", "0", "1", "2"})
 class CaseQuiz(BaseModel):
     """Optional teaching data: which script-concordance items to ask, and a teachers' panel's answers."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     items: tuple[str, ...] = ()
     panel: dict[str, dict[int, int]] = Field(default_factory=dict, description="Item id → {answer: count}")
@@ -109,7 +109,7 @@ class CaseQuiz(BaseModel):
 class Reference(BaseModel):
     """For a validation case: the final diagnosis and where the case was published (never used to rank)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     diagnosis: str = Field(min_length=1, description="The final diagnosis's id in the rule pack")
     subtype: str | None = Field(None, max_length=500)
@@ -125,7 +125,7 @@ class Reference(BaseModel):
 class Case(BaseModel):
     """A case file. Each pack's own case model (:func:`case_model`) types ``findings`` and ``expect``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     expectation_model: ClassVar[type[Expectation]] = Expectation
 
@@ -169,7 +169,7 @@ def load_case(path: Path, pack: RulePack | None = None) -> Case:
 
     Raises :class:`DdxInputError` with file, line and field.
     """
-    return case_from_document(load_document(path), pack)
+    return case_from_document(load_document(path, cache_dir=default_cache_dir()), pack)
 
 
 def case_from_document(document: LoadedDocument, pack: RulePack | None = None) -> Case:

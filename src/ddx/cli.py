@@ -15,17 +15,53 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
-import typer
 
-app = typer.Typer(
-    name="ddx",
-    help="Rule-based differential diagnosis of ossified lesions at the ischial tuberosity "
-    "(avulsion, myositis ossificans, sarcoma). Decision support for clinicians, not a diagnosis.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
+def _skip_pydantic_plugin_scan() -> None:
+    """Spare every ``ddx`` run pydantic's plugin discovery (about 20 ms: importing importlib.metadata and
+    reading every installed package's entry points), as ``PYDANTIC_DISABLE_PLUGINS=__all__`` would.
+
+    ddx uses no pydantic plugin. With that variable set pydantic returns no plugins but still imports the
+    discovery module, so this puts a stand-in for that module in its place whose ``get_plugins`` returns
+    none, and which loads the real module should anything else be asked of it. Set
+    ``PYDANTIC_DISABLE_PLUGINS`` yourself (``""`` to load them all) and pydantic's own scan runs as usual.
+    """
+    import types
+
+    name = "pydantic.plugin._loader"
+    if "PYDANTIC_DISABLE_PLUGINS" in os.environ or name in sys.modules:
+        return
+    stand_in = types.ModuleType(name)
+
+    def get_plugins() -> tuple[()]:
+        return ()
+
+    def load_the_real_module(attribute: str) -> Any:
+        import importlib
+
+        if attribute.startswith("__"):  # the import system asks for __path__ and the like
+            raise AttributeError(attribute)
+        del sys.modules[name]
+        return getattr(importlib.import_module(name), attribute)
+
+    stand_in.get_plugins = get_plugins  # type: ignore[attr-defined]
+    stand_in.__getattr__ = load_the_real_module  # type: ignore[method-assign]
+    sys.modules[name] = stand_in
+
+
+_skip_pydantic_plugin_scan()
+
+import typer  # noqa: E402 - after the stand-in, which must be in place before the first pydantic model
+
+_APP_SETTINGS: dict[str, Any] = {
+    "name": "ddx",
+    "help": "Rule-based differential diagnosis: ranks a rule pack's diagnoses for a case and explains every "
+    "choice (the shipped pack, or any other with --rules). Decision support for clinicians, not a diagnosis.",
+    "no_args_is_help": True,
+    "add_completion": False,
+    "pretty_exceptions_enable": False,
+    "rich_markup_mode": None,
+}
+app = typer.Typer(**_APP_SETTINGS)
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR = 0, 1, 2, 3
 
@@ -499,7 +535,7 @@ def rules_list(rules: RulesOption = None) -> None:
 
 @rules_app.command("show")
 def rules_show(
-    rule_id: Annotated[str, typer.Argument(help="Rule id, e.g. AVU-TENDON-INSERTS-ON-LESION.")],
+    rule_id: Annotated[str, typer.Argument(help="Rule id (see ddx rules list).")],
     rules: RulesOption = None,
     cases: Annotated[Path, typer.Option("--cases", help="Curated cases to look for firings in.")] = Path("cases"),
 ) -> None:
@@ -528,6 +564,30 @@ def rules_show(
         typer.echo(printable(text))
 
 
+@rules_app.command("findings")
+def rules_findings(
+    names: Annotated[list[str] | None, typer.Argument(help="Only these findings (default: all).")] = None,
+    rules: RulesOption = None,
+) -> None:
+    """The finding vocabulary: each finding's type, range, values and meanings, section, applies_when, readers."""
+    from ddx.api import pack_for
+    from ddx.findings import suggest
+    from ddx.render.rules import vocabulary_markdown
+
+    pack = pack_for(rules)
+    for name in names or []:
+        if name not in pack.specs:
+            _fail(f"no finding '{name}'{suggest(name, pack.specs)}; see 'ddx rules findings'")
+    text = vocabulary_markdown(pack, names)
+    console = _console()
+    if console.is_terminal:
+        from rich.markdown import Markdown
+
+        console.print(Markdown(text))
+    else:
+        typer.echo(text, nl=False)
+
+
 @rules_app.command("lint")
 def rules_lint(rules: RulesOption = None) -> None:
     """Check the pack; print file:line for each problem and exit 1 if there is any."""
@@ -540,7 +600,7 @@ def rules_lint(rules: RulesOption = None) -> None:
         typer.echo(f"{len(problems)} problem(s)", err=True)
         raise typer.Exit(EXIT_CHECK_FAILED)
     assert pack is not None
-    typer.echo(f"{len(pack.rules)} rules, {len(pack.sources)} sources: no problems")
+    typer.echo(f"{len(pack.rules)} rules, {len(pack.specs)} findings, {len(pack.sources)} sources: no problems")
 
 
 @rules_app.command("docs")
@@ -815,12 +875,34 @@ def quiz_export(
         _write(output, text)
 
 
+def _app_for(args: list[str]) -> typer.Typer:
+    """The app that runs ``ddx ARGS``: for a known command, one that holds only it (and the root options).
+
+    Typer reads every command's signature and builds its options before it parses anything (about 15 ms
+    for ddx's commands); a run needs only its own. Help, no command or a misspelt one get the whole app.
+    """
+    first = args[0] if args else ""
+    commands = [
+        info
+        for info in app.registered_commands
+        if info.callback is not None and (info.name or info.callback.__name__.replace("_", "-")) == first
+    ]
+    groups = [info for info in app.registered_groups if info.name == first]
+    if not commands and not groups:
+        return app
+    single = typer.Typer(**_APP_SETTINGS)
+    single.registered_callback = app.registered_callback
+    single.registered_commands = commands
+    single.registered_groups = groups
+    return single
+
+
 def main() -> None:
     """Console-script entry point: one-line errors, never a traceback."""
     from ddx.errors import DdxInputError
 
     try:
-        code = app(standalone_mode=False)
+        code = _app_for(sys.argv[1:])(standalone_mode=False)
     except typer.Exit as done:
         code = done.exit_code
     except DdxInputError as error:

@@ -2,9 +2,9 @@
 
 Source syntax (one mapping per condition)::
 
-    tendon_attachment: true                    # equality
-    ischiofemoral_space_mm: {"<=": 15}         # comparison: == != < <= > >=
-    site: {in: [proximal_thigh, buttock]}      # membership
+    fever: true                                # equality
+    temperature_c: {">=": 38.5}                # comparison: == != < <= > >=
+    aspirate: {in: [cloudy, purulent]}         # membership
     all: [<condition>, ...]                    # every one holds
     any: [<condition>, ...]                    # at least one holds
     not: <condition>                           # the condition is known to be false
@@ -38,7 +38,7 @@ class Condition:
         raise NotImplementedError
 
     def to_text(self) -> str:
-        """The condition as one line of plain text, e.g. ``site = ischial_tuberosity and age_years > 25``."""
+        """The condition as one line of plain text, e.g. ``aspirate = purulent and temperature_c >= 38.5``."""
         raise NotImplementedError
 
 

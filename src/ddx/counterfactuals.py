@@ -184,5 +184,5 @@ def posterior_shift(before: tuple[RankedDiagnosis, ...], after: tuple[RankedDiag
     """Total-variation distance between two differentials: ½ Σ |p − q| (0 = same, 1 = disjoint)."""
     old = {entry.diagnosis: entry.probability for entry in before}
     new = {entry.diagnosis: entry.probability for entry in after}
-    # A context can bring a diagnosis in or leave it out (metastasis with a cancer history): it counts as 0 there.
+    # A context can bring a diagnosis in or leave it out: where it is not ranked it counts as 0.
     return 0.5 * sum(abs(new.get(d, 0.0) - old.get(d, 0.0)) for d in old.keys() | new.keys())

@@ -28,7 +28,7 @@ class Findings(BaseModel):
     finding of the pack's ``findings.yaml``, strict (numbers are numbers, booleans are booleans).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True, defer_build=True)
 
     def known(self) -> dict[str, Any]:
         """Only the known findings, in vocabulary order (the canonical fact asserted into the engine)."""
@@ -126,7 +126,7 @@ def suggest(name: str, candidates: typing.Iterable[str]) -> str:
     prefixed = [c for c in options if c.startswith(name) or name.startswith(c)] if len(name) >= 3 else []
     matches = prefixed[:1] or difflib.get_close_matches(name, options, n=1, cutoff=0.6)
     if not matches and len(name) >= 4:
-        # A misspelt beginning of a long value ("ischal" for ischial_tuberosity): compare like with like.
+        # A misspelt beginning of a long value ("haemorhag" for haemorrhagic): compare like with like.
         heads = {option[: len(name)]: option for option in options}
         close = difflib.get_close_matches(name, list(heads), n=1, cutoff=0.75)
         matches = [heads[close[0]]] if close else []
@@ -187,13 +187,14 @@ def parse_answer(spec: FindingSpec, text: str) -> Any:
     return value
 
 
-def _normalise(text: str) -> str:
+def normalise(text: str) -> str:
+    """A word as the interview compares it: lower case, with _ and - as spaces, single-spaced."""
     return " ".join(text.lower().replace("_", " ").replace("-", " ").split())
 
 
 def _parse_choice(spec: FindingSpec, answer: str) -> str:
     """The value's id, number, label or a synonym; else a unique beginning, else a unique part of one."""
-    typed = _normalise(answer)
+    typed = normalise(answer)
     if typed.isdigit() and 1 <= int(typed) <= len(spec.choices):
         return spec.choices[int(typed) - 1]
     names = _value_names(spec)
@@ -219,7 +220,7 @@ def _value_names(spec: FindingSpec) -> list[tuple[str, str]]:
     for choice in spec.choices:
         value = spec.value_spec(choice)
         words = (choice, *((value.label, *value.synonyms) if value is not None else ()))
-        names += [(_normalise(word), choice) for word in words if word]
+        names += [(normalise(word), choice) for word in words if word]
     return names
 
 
@@ -227,7 +228,7 @@ def finding_names(specs: Mapping[str, FindingSpec]) -> dict[str, str]:
     """Every name a finding answers to at a prompt or in ``--set``: its id and its label, normalised."""
     names: dict[str, str] = {}
     for name, spec in specs.items():
-        names[_normalise(name)] = name
+        names[normalise(name)] = name
         if spec.label:
-            names.setdefault(_normalise(spec.label), name)
+            names.setdefault(normalise(spec.label), name)
     return names

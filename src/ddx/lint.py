@@ -8,7 +8,11 @@ Checks, each reported as ``file:line: rule ID: problem``:
 * no two rules have the same condition (one finding with two consequences is one rule with two effects);
 * each rule's examples do what they say, read by the plain-Python oracle;
 * every source in ``sources.yaml`` is cited somewhere;
-* each condition fits durable-rules' limits (and/or groups per rule, alternatives per shard).
+* each condition fits durable-rules' limits (and/or groups per rule, alternatives per shard);
+* the vocabulary (``findings.yaml``): no word names two values of one finding (ids, labels and synonyms,
+  normalised as the interview reads them) or two findings; every finding is read by some rule's ``when``
+  or another finding's ``applies_when``, or says why not (``not_read_because``), and one that says so is
+  indeed not read; each ``derived:`` entry names a derived fact of the pack; every section holds a finding.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any
 from ddx.conditions import AllOf, AnyOf, Comparison, Condition, Not
 from ddx.counterfactuals import candidate_values
 from ddx.errors import DdxInputError
-from ddx.findings import FindingSpec
+from ddx.findings import FindingSpec, normalise
 from ddx.rulepack import (
     PACK_FILE,
     SOURCES_FILE,
@@ -32,6 +36,8 @@ from ddx.rulepack import (
     load_rule_pack,
     numeric_thresholds,
 )
+from ddx.vocabulary import VOCABULARY_FILE
+from ddx.yamlsource import default_cache_dir, load_document
 
 MAX_ASSIGNMENTS = 200_000  # a condition over more combinations than this is not searched exhaustively
 
@@ -86,6 +92,7 @@ def lint_pack(pack: RulePack) -> list[LintProblem]:
     problems += ungrouped_overlaps(pack)
     problems += _strength_scale_problems(pack)
     problems += _unused_sources(pack)
+    problems += vocabulary_problems(pack)
     return problems
 
 
@@ -128,6 +135,97 @@ def _unused_sources(pack: RulePack) -> Iterator[LintProblem]:
     for key in pack.sources:
         if key not in cited:
             yield LintProblem(sources_file, None, None, f"source '{key}' is never cited")
+
+
+def vocabulary_problems(pack: RulePack) -> list[LintProblem]:
+    """What is wrong with the pack's finding vocabulary, each at its line in ``findings.yaml``."""
+    path = Path(pack.directory) / VOCABULARY_FILE
+    document = load_document(path, cache_dir=default_cache_dir())
+    source = pack.vocabulary.source
+    index = {name: i for i, name in enumerate(pack.specs)}
+
+    def at(location: tuple[str | int, ...], message: str) -> LintProblem:
+        return LintProblem(source, document.line_of(location), None, message)
+
+    problems: list[LintProblem] = []
+    for spec in pack.specs.values():
+        problems += _word_collisions(spec, ("findings", index[spec.name]), at)
+    problems += _finding_name_collisions(pack, index, at)
+    problems += _unread_findings(pack, index, at)
+    derived = pack.derived_specs
+    raw_derived = document.data.get("derived", []) if isinstance(document.data, dict) else []
+    for position, name in enumerate(pack.vocabulary.derived_meanings):
+        if name not in derived:
+            entry = next(
+                (i for i, e in enumerate(raw_derived) if isinstance(e, dict) and e.get("id") == name), position
+            )
+            problems.append(
+                at(
+                    ("derived", entry, "id"),
+                    f"derived.{name}: not a derived fact of this pack; expected one of {', '.join(derived)}",
+                )
+            )
+    used = {spec.section for spec in pack.specs.values()}
+    for position, section in enumerate(pack.vocabulary.sections):
+        if section not in used:
+            problems.append(at(("sections", position), f"sections.{section}: no finding is in this section"))
+    return problems
+
+
+def _word_collisions(spec: FindingSpec, where: tuple[str | int, ...], at: Any) -> Iterator[LintProblem]:
+    """The same normalised word (id, label or synonym) on two values of one choice."""
+    owner: dict[str, str] = {}
+    for position, value in enumerate(spec.values):
+        words = [("id", value.id), ("label", value.label)]
+        words += [(f"synonyms[{i}]", word) for i, word in enumerate(value.synonyms)]
+        for key, word in words:
+            first = owner.setdefault(normalise(word), value.id)
+            if first != value.id:
+                location: tuple[str | int, ...] = (*where, "values", position)
+                location += ("synonyms", int(key[9:-1])) if key.startswith("synonyms") else (key,)
+                yield at(
+                    location,
+                    f"findings.{spec.name}.{value.id}.{key}: {word!r} also names '{first}'; "
+                    "a word may name only one value",
+                )
+
+
+def _finding_name_collisions(pack: RulePack, index: Mapping[str, int], at: Any) -> Iterator[LintProblem]:
+    """A label or synonym of one finding that is another finding's id, label or synonym."""
+    owner: dict[str, str] = {}
+    for spec in pack.specs.values():
+        words = [
+            ("id", spec.name),
+            ("label", spec.label),
+            *((f"synonyms[{i}]", w) for i, w in enumerate(spec.synonyms)),
+        ]
+        for key, word in words:
+            if not word:
+                continue
+            first = owner.setdefault(normalise(word), spec.name)
+            if first != spec.name:
+                yield at(
+                    ("findings", index[spec.name], key.split("[")[0]),
+                    f"findings.{spec.name}.{key}: {word!r} also names the finding '{first}'",
+                )
+
+
+def _unread_findings(pack: RulePack, index: Mapping[str, int], at: Any) -> Iterator[LintProblem]:
+    """Each finding is read by a rule or another finding's applies_when, or says why not (and truly is not)."""
+    readers = pack.finding_readers
+    for spec in pack.specs.values():
+        read_by = readers.get(spec.name, ())
+        where = ("findings", index[spec.name])
+        if not read_by and not spec.not_read_because:
+            yield at(
+                where,
+                f"findings.{spec.name}: no rule reads it; use it in a rule's `when` or say why in not_read_because",
+            )
+        elif read_by and spec.not_read_because:
+            yield at(
+                (*where, "not_read_because"),
+                f"findings.{spec.name}: not_read_because, but {', '.join(sorted(set(read_by)))} reads it",
+            )
 
 
 def can_fire(rule: Rule, vocabulary: Mapping[str, FindingSpec]) -> bool:
@@ -219,4 +317,4 @@ def canonical(condition: Condition) -> str:
     raise TypeError(f"not a condition: {condition!r}")
 
 
-__all__ = ["PACK_FILE", "LintProblem", "can_fire", "canonical", "lint_pack", "lint_rules"]
+__all__ = ["PACK_FILE", "LintProblem", "can_fire", "canonical", "lint_pack", "lint_rules", "vocabulary_problems"]

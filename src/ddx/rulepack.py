@@ -63,7 +63,7 @@ URGENT_RED_FLAG = "urgent_red_flag"
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, defer_build=True)
 
 
 class Source(_Frozen):
@@ -133,7 +133,9 @@ class BaselineStep(_Frozen):
     """One line of the rule of thumb that ``ddx validate`` compares the engine with: if ``when`` holds
     (known true), answer ``diagnosis``; the last step has no ``when`` and is the default."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, arbitrary_types_allowed=True, str_strip_whitespace=True, defer_build=True
+    )
 
     when: ConditionField | None = None
     diagnosis: DiagnosisId
@@ -142,7 +144,7 @@ class BaselineStep(_Frozen):
 class PriorContext(_Frozen):
     """Base rates for one clinical context: the first context whose ``when`` is known true applies.
 
-    A diagnosis the context leaves out is not ranked in it (metastasis without a cancer history).
+    A diagnosis the context leaves out is not ranked in it (one that only a history, say, makes possible).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, str_strip_whitespace=True)
@@ -352,7 +354,9 @@ class Maintenance(_Frozen):
 
 
 class Rule(_Frozen):
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, arbitrary_types_allowed=True, str_strip_whitespace=True, defer_build=True
+    )
 
     id: str = Field(pattern=RULE_ID_PATTERN)
     title: str = Field(min_length=1)
@@ -438,7 +442,7 @@ def _effect_target(effect: DiagnosisEffect | ConditionEffect | RedFlagEffect | R
 class RulePack(BaseModel):
     """A validated pack; build it with :func:`load_rule_pack`."""
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, defer_build=True)
 
     info: PackInfo
     vocabulary: Vocabulary
@@ -490,6 +494,19 @@ class RulePack(BaseModel):
     @cached_property
     def _context_conditions(self) -> tuple[Condition, ...]:
         return tuple(c.when for c in self.info.prior_contexts if c.when is not None)
+
+    @cached_property
+    def finding_readers(self) -> dict[str, tuple[str, ...]]:
+        """For each finding and derived fact, who reads it: rule ids (any stage), then ``applies_when of X``."""
+        readers: dict[str, list[str]] = {}
+        for rule in self.rules:
+            for name in sorted(rule.when.findings()):
+                readers.setdefault(name, []).append(rule.id)
+        for spec in self.vocabulary.specs.values():
+            if spec.applies_when is not None:
+                for name in sorted(spec.applies_when.findings()):
+                    readers.setdefault(name, []).append(f"applies_when of {spec.name}")
+        return {name: tuple(found) for name, found in readers.items()}
 
     @cached_property
     def diagnoses(self) -> dict[DiagnosisId, DiagnosisInfo]:
@@ -567,8 +584,24 @@ def load_rule_pack(directory: Path | None = None, problems: list[DdxInputError] 
     for required in (pack_path, sources_path, vocabulary_path):
         if not required.is_file():
             raise DdxInputError(f"the rules folder needs {required.name}", source=directory)
-    digest = hashlib.sha256()
     cache = default_cache_dir()
+    if cache is None or problems is not None:  # lint collects problems: it always reads the files
+        return _load_rule_pack(directory, cache, problems)
+    from ddx import packcache
+
+    key = packcache.key(directory)
+    pack = packcache.read(cache, key)
+    if isinstance(pack, RulePack):
+        return pack
+    pack = _load_rule_pack(directory, cache, problems)
+    packcache.write(cache, key, pack)
+    return pack
+
+
+def _load_rule_pack(directory: Path, cache: Path | None, problems: list[DdxInputError] | None) -> RulePack:
+    pack_path, sources_path = directory / PACK_FILE, directory / SOURCES_FILE
+    vocabulary_path = directory / VOCABULARY_FILE
+    digest = hashlib.sha256()
     vocabulary = load_vocabulary(load_document(vocabulary_path, cache_dir=cache))
     info = _load_pack_info(load_document(pack_path, cache_dir=cache), vocabulary.specs)
     sources = _load_sources(load_document(sources_path, cache_dir=cache))

@@ -32,7 +32,7 @@ from ddx.rulepack import RulePack
 from ddx.yamlsource import load_document
 
 # Log loss clips p(true) at 1 %: a report never claims less ("<1%"), and a diagnosis a case does not rank
-# (metastasis without a known cancer) would otherwise cost −ln(1e-6) ≈ 13.8 and swamp every other figure.
+# (one its prior context leaves out) would otherwise cost −ln(1e-6) ≈ 13.8 and swamp every other figure.
 MIN_PROBABILITY = 0.01
 CALIBRATION_BINS = 10
 DEFAULT_FOLDS = 10
@@ -69,7 +69,7 @@ def load_validation_cases(target: Path, pack: RulePack) -> list[ValidationCase]:
     first_path: dict[str, str] = {}
     for path in paths:
         document = load_document(path)
-        case = case_from_document(document)
+        case = case_from_document(document, pack)
         if case.reference is None:
             raise DdxInputError(
                 "no 'reference:' block; a validation case states its final diagnosis and source "
@@ -354,11 +354,7 @@ def summary(validation: Validation) -> dict[str, Any]:
         "top2": _round(top_k_accuracy(outcomes, 2)),
         "log_loss": _round(mean_log_loss(outcomes)),
         "brier": _round(brier_score(outcomes, diagnoses)),
-        "sarcoma_n": safety["n"],
-        "sarcoma_safe": safety["safe"],
-        "sarcoma_first": safety["first"],
-        "sarcoma_flagged": safety["flagged"],
-        "sarcoma_unsafe": safety["unsafe"],
+        **_safety_keys(safety, validation.malignant),
         "malignant_diagnoses": list(validation.malignant),
         "baseline_top1": _round(baseline_accuracy(outcomes)),
         "hard_n": len(hard),
@@ -381,6 +377,16 @@ def summary(validation: Validation) -> dict[str, Any]:
         "misses": [_case_row(o) for o in outcomes if o.top != o.reference],
         "cases": [_case_row(o) for o in outcomes],
     }
+
+
+def _safety_keys(safety: dict[str, Any], malignant: tuple[str, ...]) -> dict[str, Any]:
+    """``malignant_n`` … ``malignant_unsafe``; when the pack marks one diagnosis malignant, the same figures
+    also under that diagnosis's id (``<id>_n``, ``<id>_safe``, ...), the names scripts were promised."""
+    figures = {part: safety[part] for part in ("n", "safe", "first", "flagged", "unsafe")}
+    keys = {f"malignant_{part}": value for part, value in figures.items()}
+    if len(malignant) == 1:
+        keys.update({f"{malignant[0]}_{part}": value for part, value in figures.items()})
+    return keys
 
 
 def _case_row(o: CaseOutcome) -> dict[str, Any]:

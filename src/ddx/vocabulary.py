@@ -25,7 +25,7 @@ _KINDS: dict[str, FindingKind] = {"boolean": "bool", "choice": "enum", "integer"
 
 
 class _Entry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, defer_build=True)
 
 
 class _ValueEntry(_Entry):
@@ -126,13 +126,31 @@ class Vocabulary:
 def _field(spec: FindingSpec) -> tuple[Any, Any]:
     description = spec.meaning or spec.description
     if spec.kind == "bool":
-        return bool | None, Field(None, description=description)
+        return bool | None, Field(None, title=spec.title, description=description)
     if spec.kind == "enum":
-        return Literal[spec.choices] | None, Field(None, description=description)
+        values = "; ".join(f"{v.id}: {' '.join(v.meaning.split())}" for v in spec.values)
+        return Literal[spec.choices] | None, Field(
+            None,
+            title=spec.title,
+            description=f"{description} Values: {values}",
+            json_schema_extra=_value_meanings(spec),
+        )
     low = spec.minimum
     ge, gt = (None, low) if spec.exclusive_minimum else (low, None)
-    bounded = Field(None, description=description, ge=ge, gt=gt, le=spec.maximum)
+    bounded = Field(None, title=spec.title, description=description, ge=ge, gt=gt, le=spec.maximum)
     return (int | None if spec.kind == "int" else float | None), bounded
+
+
+def _value_meanings(spec: FindingSpec) -> Any:
+    """``ddx schema``: each value of a choice as a ``const`` with its label and meaning, so editors show them."""
+
+    def rewrite(schema: dict[str, Any]) -> None:
+        consts = [
+            {"const": v.id, "title": v.label or v.id, "description": " ".join(v.meaning.split())} for v in spec.values
+        ]
+        schema["anyOf"] = [{"type": "string", "oneOf": consts}, {"type": "null"}]
+
+    return rewrite
 
 
 def load_vocabulary(document: LoadedDocument) -> Vocabulary:

@@ -254,10 +254,10 @@ def _write_cache(cache_file: Path, document: LoadedDocument) -> None:
     import os
     import tempfile
 
-    try:
+    try:  # a document JSON cannot hold (a YAML date, say) is not cached; validation reports it
         payload = json.dumps({"format": _CACHE_FORMAT, "data": document.data, "lines": document.lines})
     except (TypeError, ValueError):
-        return  # not plain JSON data: parse it again next time rather than fail
+        return
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", dir=cache_file.parent, delete=False, suffix=".tmp") as handle:

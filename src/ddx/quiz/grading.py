@@ -1,13 +1,13 @@
 """A student's answers against the engine's reasoning: every point compared, scored, explained.
 
-Score out of 100, in parts (a part with nothing to ask — no script items — is left out and the rest
-rescaled to 100):
+Score out of 100, in parts (a part with nothing to ask — no script items, no secondary condition — is left
+out and the rest rescaled to 100):
 
 ========================  ===  =========================================================================
 ranking                    25  top choice right: 15; order: 10 × (Kendall τ + 1) / 2
-impingement                10  the same status as the engine
+secondary conditions       10  the same status as the engine, shared by the pack's conditions (a part each)
 supporting findings        15  15 × F1 of the findings cited for the first choice vs the engine's
-findings against           15  15 × mean F1 over the other two diagnoses
+findings against           15  15 × mean F1 over the other diagnoses
 script concordance         20  20 × mean item credit (panel aggregate, else the engine's answer: 1, ±1: ½)
 red flags                  15  15 × share of the engine's red flags named, −5 for each named wrongly
 misconceptions              —  −5 each from the two findings parts (not below 0): a finding cited in the
@@ -110,7 +110,7 @@ def check_answers(answers: Answers, case: Case, items: list[ScriptItem], pack: R
     for diagnosis in answers.against:
         if diagnosis == answers.ranking[0]:
             raise DdxInputError(
-                "that is your first choice; list findings against the other two", field=f"against.{diagnosis}"
+                "that is your first choice; list findings against the other diagnoses", field=f"against.{diagnosis}"
             )
     red_flag_rules = sorted(rule.id for rule in pack.rules if rule.effects_of(RedFlagEffect))
     for flag in answers.red_flags:

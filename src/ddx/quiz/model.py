@@ -30,7 +30,7 @@ class Answers(_Model):
 
     Validate with ``context={"pack": pack, "diagnoses": ...}``: the ranking must name each diagnosis the case
     ranks (``diagnoses``, by default every diagnosis of the pack) once, and each secondary condition's status is
-    given under its key (``impingement: present``), kept in ``secondary``.
+    given under its key (``cyst: present``), kept in ``secondary``.
     """
 
     student: str = Field(min_length=1, max_length=200)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich import box
 from rich.table import Table
 
+from ddx.findings import FindingSpec
 from ddx.render import format_findings
 from ddx.rulepack import (
     ConditionEffect,
@@ -144,4 +145,65 @@ def pack_markdown(pack: RulePack) -> str:
     lines.append("")
     for rule in pack.rules:
         lines += [f'<a id="{rule.id.lower()}"></a>', "", rule_markdown(pack, rule)]
+    lines.append(vocabulary_markdown(pack))
+    return "\n".join(lines)
+
+
+def _kind_text(spec: FindingSpec) -> str:
+    from ddx.vocabulary import type_name
+
+    kind = type_name(spec.kind)
+    if spec.kind in ("int", "number"):
+        bounds = spec.describe_allowed().split(" ", 2)[2:]  # "an integer ≥ 0 and ≤ 120" → "≥ 0 and ≤ 120"
+        return ", ".join(part for part in (kind, spec.unit or "", *bounds) if part)
+    return kind
+
+
+def finding_markdown(pack: RulePack, spec: FindingSpec, *, heading: str = "####") -> str:
+    """One finding as the vocabulary states it: type, range, values and their meanings, who reads it."""
+    readers = pack.finding_readers.get(spec.name, ())
+    section = pack.vocabulary.sections.get(spec.section, spec.section)
+    lines = [f"{heading} `{spec.name}`: {spec.title}", "", spec.meaning or spec.description, ""]
+    lines.append(f"- type: {_kind_text(spec)} · section: {section}")
+    lines.append(f"- asked: “{' '.join(spec.description.split())}”")
+    if spec.synonyms:
+        lines.append(f"- also called: {', '.join(spec.synonyms)}")
+    if spec.applies_when is not None:
+        lines.append(f"- applies when: {spec.applies_when.to_text()}")
+    if readers:
+        lines.append(f"- read by: {', '.join(readers)}")
+    else:
+        lines.append(f"- read by no rule: {spec.not_read_because or 'no reason given (ddx rules lint reports it)'}")
+    if spec.values:
+        lines += ["", "| Value | Label | Meaning | Also written |", "|---|---|---|---|"]
+        for value in spec.values:
+            words = ", ".join(value.synonyms) or "—"
+            lines.append(f"| `{value.id}` | {value.label or value.id} | {' '.join(value.meaning.split())} | {words} |")
+    return "\n".join(lines) + "\n"
+
+
+def vocabulary_markdown(pack: RulePack, names: list[str] | None = None) -> str:
+    """The pack's finding vocabulary by section (``findings.yaml``), and the derived facts advice may read."""
+    vocabulary = pack.vocabulary
+    chosen = [pack.specs[name] for name in names] if names else list(pack.specs.values())
+    lines = ["## Vocabulary", ""]
+    if not names:
+        lines += [
+            f"{len(pack.specs)} findings in {len(vocabulary.sections)} sections, from `findings.yaml` "
+            "(edit it, then run `ddx rules lint`). A finding a case leaves out is unknown, never false.",
+            "",
+        ]
+    for section, label in vocabulary.sections.items():
+        members = [spec for spec in chosen if spec.section == section]
+        if members:
+            lines += [f"### {label}", ""]
+            lines += [finding_markdown(pack, spec) for spec in members]
+    if not names:
+        lines += ["### Derived facts (recommendation rules only)", ""]
+        for name, spec in pack.derived_specs.items():
+            values = f" ({', '.join(spec.choices)})" if spec.choices else " (true or false)"
+            readers = pack.finding_readers.get(name, ())
+            read = f" Read by: {', '.join(readers)}." if readers else ""
+            lines.append(f"- `{name}`{values}: {spec.meaning or 'no meaning given in findings.yaml'}{read}")
+        lines.append("")
     return "\n".join(lines)

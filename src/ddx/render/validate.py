@@ -37,12 +37,12 @@ def headline_rows(summary: Summary) -> list[tuple[str, ...]]:
         ("Brier score", f"{summary['brier']:.3f}", f"uniform guessing over {m}: {1 - 1 / m:.3f}; lower is better"),
     ]
     malignant = ", ".join(summary["malignant_diagnoses"]) or "none marked in the pack"
-    unsafe = summary["sarcoma_unsafe"]
+    unsafe = summary["malignant_unsafe"]
     rows.append(
         (
             f"Malignant ({malignant}) ranked first or urgently flagged",
-            f"{summary['sarcoma_safe']} of {summary['sarcoma_n']}",
-            f"first {summary['sarcoma_first']}, urgent red flag {summary['sarcoma_flagged']}"
+            f"{summary['malignant_safe']} of {summary['malignant_n']}",
+            f"first {summary['malignant_first']}, urgent red flag {summary['malignant_flagged']}"
             + (f"; neither: {', '.join(unsafe)}" if unsafe else ""),
         )
     )
