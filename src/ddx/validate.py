@@ -354,7 +354,7 @@ def summary(validation: Validation) -> dict[str, Any]:
         "top2": _round(top_k_accuracy(outcomes, 2)),
         "log_loss": _round(mean_log_loss(outcomes)),
         "brier": _round(brier_score(outcomes, diagnoses)),
-        **_safety_keys(safety, validation.malignant),
+        **_safety_keys(safety, outcomes, validation.malignant),
         "malignant_diagnoses": list(validation.malignant),
         "baseline_top1": _round(baseline_accuracy(outcomes)),
         "hard_n": len(hard),
@@ -379,13 +379,16 @@ def summary(validation: Validation) -> dict[str, Any]:
     }
 
 
-def _safety_keys(safety: dict[str, Any], malignant: tuple[str, ...]) -> dict[str, Any]:
-    """``malignant_n`` … ``malignant_unsafe``; when the pack marks one diagnosis malignant, the same figures
-    also under that diagnosis's id (``<id>_n``, ``<id>_safe``, ...), the names scripts were promised."""
-    figures = {part: safety[part] for part in ("n", "safe", "first", "flagged", "unsafe")}
-    keys = {f"malignant_{part}": value for part, value in figures.items()}
-    if len(malignant) == 1:
-        keys.update({f"{malignant[0]}_{part}": value for part, value in figures.items()})
+def _safety_keys(
+    safety: dict[str, Any], outcomes: Sequence[CaseOutcome], malignant: tuple[str, ...]
+) -> dict[str, Any]:
+    """``malignant_n`` … ``malignant_unsafe`` over every malignant reference, and the same figures for each
+    malignant diagnosis under its own id (``<id>_n``, ``<id>_safe``, ...), the names scripts were promised."""
+    parts = ("n", "safe", "first", "flagged", "unsafe")
+    keys = {f"malignant_{part}": safety[part] for part in parts}
+    for diagnosis in malignant:
+        own = malignant_safety(outcomes, (diagnosis,))
+        keys.update({f"{diagnosis}_{part}": own[part] for part in parts})
     return keys
 
 
