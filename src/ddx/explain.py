@@ -28,6 +28,7 @@ from ddx.report import (
     CodeSet,
     ConditionEvidence,
     EvidenceItem,
+    ExtractedFrom,
     MarginItem,
     RankedEntry,
     Recommendation,
@@ -106,7 +107,23 @@ def build_report(case: Case, evaluator: Evaluator) -> Report:
         unknown_findings=unknown_findings(case.findings, conclusion, evaluator),
         fired_rules=explanation.fired_rules,
         sources=explanation.sources,
+        extracted_from=_extracted_from(case),
     )
+
+
+def _extracted_from(case: Case) -> dict[str, ExtractedFrom] | None:
+    """For a case written by ``ddx extract``: each known finding with the first sentence that states it."""
+    if not case.provenance:
+        return None
+    known = case.findings.known()
+    out: dict[str, ExtractedFrom] = {}
+    for name, provenance in case.provenance.items():
+        if name in known and provenance.mentions:
+            first = provenance.mentions[0]
+            out[name] = ExtractedFrom(
+                value=known[name], text=first.text, sentence=first.sentence, read=first.read, span=first.span
+            )
+    return out
 
 
 def _urgent_first(flags: tuple[tuple[Rule, RedFlagEffect], ...]) -> list[tuple[Rule, RedFlagEffect]]:

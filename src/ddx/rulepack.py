@@ -45,6 +45,7 @@ from ddx.conditions import (
 )
 from ddx.errors import DdxInputError
 from ddx.findings import FindingSpec, suggest
+from ddx.lexicon import LEXICON_FILE
 from ddx.vocabulary import VOCABULARY_FILE, Vocabulary, load_vocabulary
 from ddx.yamlsource import LoadedDocument, default_cache_dir, load_document
 
@@ -439,7 +440,7 @@ def load_rule_pack(directory: Path | None = None, problems: list[DdxInputError] 
     rules: list[Rule] = []
     for path in sorted(directory.glob("*.yaml")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
-        if path.name in (PACK_FILE, SOURCES_FILE, VOCABULARY_FILE):
+        if path.name in (PACK_FILE, SOURCES_FILE, VOCABULARY_FILE, LEXICON_FILE):
             continue
         try:
             rules.extend(_load_rules_file(load_document(path, cache_dir=cache), vocabulary.specs, derived, problems))

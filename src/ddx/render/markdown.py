@@ -20,6 +20,11 @@ def render_markdown(report: Report) -> str:
         f"> **{report.disclaimer}**",
         "",
     ]
+    if report.extracted_from:
+        lines += ["## Read from the report", "", "| Finding | Value | Read | Sentence |", "|---|---|---|---|"]
+        for name, where in report.extracted_from.items():
+            lines.append(f"| `{name}` | {_cell(str(where.value))} | {where.read} | {_cell(where.sentence)} |")
+        lines.append("")
     if report.red_flags:
         lines += ["## Red flags", ""]
         for flag in report.red_flags:
