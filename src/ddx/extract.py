@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import time
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -203,9 +204,16 @@ class Extractor:
 
     # ---- reading -----------------------------------------------------------------------------------------
 
-    def extract(self, text: str) -> Extraction:
-        """Read ``text``: every mention with its reading, and the findings the counted mentions state."""
-        doc = self.nlp(text)
+    def extract(self, text: str, *, today: date | None = None) -> Extraction:
+        """Read ``text``: every mention with its reading, and the findings the counted mentions state.
+
+        ``today``: the day the report is read on, for "since 2019" (default: the extractor's day).
+        """
+        with warnings.catch_warnings():
+            # spaCy's W036: medspaCy's matchers hold phrases and regexes, so its token matcher may be empty.
+            warnings.filterwarnings("ignore", message=r"\[W036\]")
+            doc = self.nlp(text)
+        day = today or self.today
         mentions: list[Mention] = []
         for entity in doc.ents:
             reader = self._readers[entity.label_]
@@ -214,7 +222,7 @@ class Extractor:
             read = _read(entity)
             section = entity._.section_category
             sentence = entity.sent
-            value = self._value(reader, entity.text, read)
+            value = self._value(reader, entity.text, read, day)
             why_not = self._why_not(read, section, sentence.text, reader.finding, value)
             base = {
                 "text": entity.text,
@@ -237,17 +245,17 @@ class Extractor:
         findings, conflicts = self._resolve(mentions)
         return Extraction(findings, tuple(mentions), conflicts)
 
-    def _value(self, reader: Reader, text: str, read: Read) -> Any:
+    def _value(self, reader: Reader, text: str, read: Read, today: date) -> Any:
         spec = self.specs[reader.finding]
         if spec.kind in ("int", "number"):
             if read not in ("affirmed", "historical"):
                 return None
-            return reader.value if reader.value is not None else self._number(reader, spec, text)
+            return reader.value if reader.value is not None else self._number(reader, spec, text, today)
         if read == "negated":
             return reader.negated
         return reader.value
 
-    def _number(self, reader: Reader, spec: FindingSpec, text: str) -> float | int | None:
+    def _number(self, reader: Reader, spec: FindingSpec, text: str, today: date) -> float | int | None:
         assert reader.pattern is not None
         found = reader.pattern.search(text)
         if found is None:
@@ -255,7 +263,9 @@ class Extractor:
         groups = found.groupdict()
         if groups.get("year"):
             middle = date(int(groups["year"]), 7, 1)
-            number = max(0.0, (self.today - middle).days / 7)
+            if middle > today:
+                return None  # a year still to come states no age
+            number = float(round((today - middle).days / 7))  # a year is no more precise than whole weeks
         else:
             numbers = [self._as_number(part) for part in _SPLIT_WORDS.findall(groups.get("value") or "")]
             known = [n for n in numbers if n is not None]
@@ -263,7 +273,7 @@ class Extractor:
                 return None
             unit = (groups.get("unit") or "").lower().rstrip(".")
             factor = reader.units.get(unit, reader.units.get(unit.removesuffix("s"), 1.0))
-            number = max(known) * factor
+            number = float(max(known) * factor)
         value: float | int = round(number) if spec.kind == "int" else round(number, 3)
         if spec.kind == "number" and float(value).is_integer():
             value = int(value)
@@ -483,3 +493,17 @@ __all__ = [
     "extractor_for",
     "read_report",
 ]
+
+
+def example_failures(pack: RulePack) -> list[tuple[str, int | None, str]]:
+    """Every lexicon example whose text does not yield exactly its findings: (where, line, what went wrong)."""
+    extractor = extractor_for(pack)
+    failures: list[tuple[str, int | None, str]] = []
+    for located in extractor.lexicon.examples:
+        got = extractor.extract(located.example.text, today=located.example.today).findings
+        expected = located.example.findings
+        if got != expected:
+            failures.append(
+                (located.where, located.line, f"example {located.example.text!r}: expected {expected}, read {got}")
+            )
+    return failures

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -43,6 +44,7 @@ class Example(_Entry):
 
     text: str = Field(min_length=1)
     findings: dict[str, Scalar] = Field(default_factory=dict)
+    today: date | None = Field(None, description="The day the text is read on (for 'since 2019')")
 
 
 class Implied(_Entry):
