@@ -39,6 +39,7 @@ MAX_REPORT_BYTES = 1_000_000
 INSTALL_HINT = "ddx extract needs medspaCy: pip install 'ddx[extract]'"
 # Abbreviations after which a full stop does not end a sentence (typography, not clinical words).
 _ABBREVIATIONS = frozenset({"fig", "figs", "e.g", "i.e", "approx", "vs", "cf", "no", "ref", "dr", "et al"})
+_HEADING_CHARS = 60  # a line this short without a full stop is a heading, not a wrapped sentence
 _SPLIT_WORDS = re.compile(r"\d+(?:\.\d+)?|[^\W\d_]+")
 
 
@@ -121,7 +122,8 @@ class Extractor:
             import spacy
             from medspacy.context import ConTextRule
             from medspacy.section_detection import SectionRule
-            from medspacy.target_matcher import TargetRule
+            from medspacy.target_matcher import TargetMatcher, TargetRule
+            from spacy.tokens import Span
         except ImportError:
             raise ExtractError(INSTALL_HINT) from None
         self.pack = pack
@@ -132,8 +134,20 @@ class Extractor:
         nlp = spacy.blank("en")
         nlp.add_pipe("sentencizer")
         nlp.add_pipe(_line_breaks_component())
+        rules = list(self._target_rules())
         matcher: Any = nlp.add_pipe("medspacy_target_matcher")
-        matcher.add([TargetRule(literal, key, pattern=regex) for key, literal, regex in self._target_rules()])
+        matcher.add(
+            [TargetRule(literal, key, pattern=regex) for key, literal, regex in rules if not self._is_number(key)]
+        )
+        # Numbers: the pattern reads the context ("ischiofemoral space ... 7 mm"), the mention is the number itself,
+        # so a long pattern does not hide the other mentions in its stretch of text.
+        Span.set_extension("ddx_matched", default=None, force=True)
+        numbers: Any = nlp.add_pipe(_numbers_component())
+        numbers.matcher = TargetMatcher(nlp, name="ddx_number_matcher", result_type=None)
+        numbers.matcher.add(
+            [TargetRule(literal, key, pattern=regex) for key, literal, regex in rules if self._is_number(key)]
+        )
+        numbers.narrow = self._narrow
         context: Any = nlp.add_pipe("medspacy_context", config={"rules": "default"})
         modifiers = [
             ConTextRule(literal, modifier.category, direction=modifier.direction)
@@ -154,6 +168,10 @@ class Extractor:
             sectionizer.add(section_rules)
         self._section_policy = {section.category: section.findings for section in self.lexicon.sections}
         self._anchors = tuple(anchor.lower() for anchor in self.lexicon.anchors)
+        self._only_with = {
+            only.finding: re.compile(r"\b(?:" + "|".join(re.escape(w) for w in only.words) + r")\b", re.IGNORECASE)
+            for only in self.lexicon.only_with
+        }
         self.nlp = nlp
         self.load_seconds = time.perf_counter() - started
 
@@ -197,6 +215,29 @@ class Extractor:
                 )
                 yield self._reader(reader), pattern, expanded
 
+    def _is_number(self, key: str) -> bool:
+        reader = self._readers[key]
+        return (
+            reader.pattern is not None
+            and reader.value is None
+            and bool({"value", "year"} & set(reader.pattern.groupindex))
+        )
+
+    def _narrow(self, span: Any) -> tuple[int, int] | None:
+        """The characters of a number pattern's match that hold the number (and its unit)."""
+        reader = self._readers[span.label_]
+        assert reader.pattern is not None
+        found = reader.pattern.search(span.text)
+        if found is None:
+            return None
+        wanted = ("mention",) if "mention" in reader.pattern.groupindex else ("value", "year", "unit")
+        groups = [g for g in wanted if g in reader.pattern.groupindex and found.group(g)]
+        if not groups:
+            return None
+        start = min(found.start(g) for g in groups)
+        end = max(found.end(g) for g in groups)
+        return span.start_char + start, span.start_char + end
+
     def _reader(self, reader: Reader) -> str:
         key = f"R{len(self._readers)}"
         self._readers[key] = reader
@@ -222,7 +263,7 @@ class Extractor:
             read = _read(entity)
             section = entity._.section_category
             sentence = entity.sent
-            value = self._value(reader, entity.text, read, day)
+            value = self._value(reader, entity._.ddx_matched or entity.text, read, day)
             why_not = self._why_not(read, section, sentence.text, reader.finding, value)
             base = {
                 "text": entity.text,
@@ -294,7 +335,10 @@ class Extractor:
         if policy == "anchored" and not any(anchor in sentence.lower() for anchor in self._anchors):
             return f"in the {section} section, not about this patient"
         if value is None:
-            return "states no value of the finding" if self.specs[finding].kind != "bool" else "no value"
+            return "states no value of the finding"
+        only = self._only_with.get(finding)
+        if only is not None and only.search(sentence) is None:
+            return "the sentence does not describe the lesion"
         return None
 
     def _resolve(self, mentions: list[Mention]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -348,7 +392,8 @@ def _read(entity: Any) -> Read:
 
 
 def _line_breaks_component() -> str:
-    """A component that starts a sentence after every line break (a list item, a heading, a new paragraph)."""
+    """A component that reads line breaks: a paragraph, a heading, a list item or a line ending a sentence starts
+    a new sentence; a line wrapped in the middle of a sentence does not."""
     from spacy.language import Language
 
     name = "ddx_line_breaks"
@@ -356,19 +401,73 @@ def _line_breaks_component() -> str:
 
         @Language.component(name)
         def line_breaks(doc: Any) -> Any:
-            for token in doc[1:]:
-                before = doc[token.i - 1]
-                if "\n" in before.text or "\n" in before.whitespace_:
-                    token.is_sent_start = True
-                elif token.is_sent_start and (
-                    token.text[:1].islower()
-                    or token.text[:1] in ")],;:"
-                    or (before.text == "." and token.i >= 2 and doc[token.i - 2].text.lower() in _ABBREVIATIONS)
-                ):
-                    token.is_sent_start = False  # "Fig. 1", "e.g. the", a list's "1)" continue the sentence
+            text = doc.text
+            previous = None  # the last token that is not whitespace
+            for token in doc:
+                if token.is_space:
+                    if token.i > 0:
+                        token.is_sent_start = False
+                    continue
+                if previous is not None:
+                    gap = text[previous.idx + len(previous.text) : token.idx]
+                    if "\n" in gap:
+                        token.is_sent_start = _starts_a_line(text, previous, token, gap)
+                    elif token.is_sent_start and (
+                        token.text[:1].islower()
+                        or token.text[:1] in ")],;:"
+                        or (previous.text == "." and token.i >= 2 and doc[token.i - 2].text.lower() in _ABBREVIATIONS)
+                    ):
+                        token.is_sent_start = False  # "Fig. 1", "e.g. the", a list's "1)" continue the sentence
+                previous = token
             return doc
 
     return name
+
+
+def _numbers_component() -> str:
+    """A component that adds number mentions to the entities, each narrowed to its number and unit."""
+    from spacy.language import Language
+
+    name = "ddx_numbers"
+    if not Language.has_factory(name):
+
+        class Numbers:
+            def __init__(self) -> None:
+                self.matcher: Any = None
+                self.narrow: Any = None
+
+            def __call__(self, doc: Any) -> Any:
+                from spacy.util import filter_spans
+
+                taken = {i for entity in doc.ents for i in range(entity.start, entity.end)}
+                found = []
+                for span in self.matcher(doc):
+                    where = self.narrow(span)
+                    if where is None:
+                        continue
+                    narrowed = doc.char_span(where[0], where[1], label=span.label_, alignment_mode="expand")
+                    if narrowed is None or taken & set(range(narrowed.start, narrowed.end)):
+                        continue
+                    narrowed._.ddx_matched = span.text
+                    found.append(narrowed)
+                doc.ents = (*doc.ents, *filter_spans(found))
+                return doc
+
+        @Language.factory(name)
+        def make_numbers(nlp: Any, name: str) -> Numbers:  # noqa: ARG001  (spaCy passes both by name)
+            return Numbers()
+
+    return name
+
+
+def _starts_a_line(text: str, previous: Any, token: Any, gap: str) -> bool:
+    if gap.count("\n") >= 2 or previous.text[-1:] in ".:;!?" or token.text[:1] in "-•*–":
+        return True
+    following = token.nbor(1).text if token.i + 1 < len(token.doc) else ""
+    if token.text[:1].isdigit() and (token.text[-1:] in ".)" or following in (".", ")")):
+        return True  # a numbered list item
+    line_start = text.rfind("\n", 0, previous.idx) + 1
+    return len(text[line_start : previous.idx + len(previous.text)].strip()) <= _HEADING_CHARS
 
 
 def decode_report(raw: bytes, source: str) -> str:

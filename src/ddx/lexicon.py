@@ -104,6 +104,15 @@ class Ignored(_Entry):
     examples: tuple[Example, ...] = Field(min_length=1)
 
 
+class OnlyWith(_Entry):
+    """A finding read only from sentences that mention one of ``words`` (e.g. a site: the lesion's, not the pain's)."""
+
+    finding: str
+    words: tuple[str, ...] = Field(min_length=1)
+    why: str = Field(min_length=1)
+    examples: tuple[Example, ...] = Field(min_length=1)
+
+
 class Modifier(_Entry):
     """An extra ConText modifier (medspaCy's own defaults stay)."""
 
@@ -140,6 +149,7 @@ class _LexiconFile(_Entry):
     anchors: tuple[str, ...] = ()
     ignore: tuple[Ignored, ...] = ()
     not_in_prose: tuple[NotInProse, ...] = ()
+    only_with: tuple[OnlyWith, ...] = ()
     phrases: tuple[Phrase, ...] = ()
     modifiers: tuple[Modifier, ...] = ()
     sections: tuple[Section, ...] = ()
@@ -162,6 +172,7 @@ class Lexicon:
     anchors: tuple[str, ...]
     ignore: tuple[Ignored, ...]
     not_in_prose: tuple[NotInProse, ...]
+    only_with: tuple[OnlyWith, ...]
     phrases: tuple[Phrase, ...]
     modifiers: tuple[Modifier, ...]
     sections: tuple[Section, ...]
@@ -182,7 +193,7 @@ def expand_pattern(pattern: str, number_words: dict[str, int]) -> str:
 
 
 def empty_lexicon(source: str = "") -> Lexicon:
-    return Lexicon(source, {}, (), (), (), (), (), (), (), ())
+    return Lexicon(source, {}, (), (), (), (), (), (), (), (), ())
 
 
 def lexicon_for(pack: RulePack) -> Lexicon:
@@ -217,7 +228,7 @@ def load_lexicon(document: LoadedDocument, specs: dict[str, FindingSpec]) -> Lex
     _check_against_vocabulary(parsed, specs, document)
     examples = [
         LocatedExample(f"{group}[{index}]", document.line_of((group, index, "examples", number)), example)
-        for group in ("ignore", "phrases", "modifiers", "sections", "combinations")
+        for group in ("ignore", "only_with", "phrases", "modifiers", "sections", "combinations")
         for index, entry in enumerate(getattr(parsed, group))
         for number, example in enumerate(entry.examples)
     ]
@@ -227,6 +238,7 @@ def load_lexicon(document: LoadedDocument, specs: dict[str, FindingSpec]) -> Lex
         anchors=parsed.anchors,
         ignore=parsed.ignore,
         not_in_prose=parsed.not_in_prose,
+        only_with=parsed.only_with,
         phrases=parsed.phrases,
         modifiers=parsed.modifiers,
         sections=parsed.sections,
@@ -289,7 +301,9 @@ def _check_against_vocabulary(parsed: _LexiconFile, specs: dict[str, FindingSpec
         for phrase_text in loose.phrases:
             if phrase_text not in known:
                 fail((*where, "phrases"), f"'{phrase_text}' is not a synonym of {spec.name} {loose.value or ''}")
-    for group in ("ignore", "modifiers", "sections"):
+    for index, only in enumerate(parsed.only_with):
+        check_finding(("only_with", index, "finding"), only.finding)
+    for group in ("ignore", "only_with", "modifiers", "sections"):
         for index, entry in enumerate(getattr(parsed, group)):
             check_examples((group, index), entry.examples)
     for index, combination in enumerate(parsed.combinations):
