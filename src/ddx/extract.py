@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ddx.errors import DdxInputError
-from ddx.findings import FindingSpec
+from ddx.findings import FindingSpec, display_value
 from ddx.lexicon import Implied, Lexicon, Phrase, expand_pattern, lexicon_for
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ class Extractor:
         matcher.add(
             [TargetRule(literal, key, pattern=regex) for key, literal, regex in rules if not self._is_number(key)]
         )
-        # Numbers: the pattern reads the context ("ischiofemoral space ... 7 mm"), the mention is the number itself,
+        # Numbers: the pattern reads the context (the words before a measurement), the mention is the number itself,
         # so a long pattern does not hide the other mentions in its stretch of text.
         Span.set_extension("ddx_matched", default=None, force=True)
         numbers: Any = nlp.add_pipe(_numbers_component())
@@ -365,7 +365,8 @@ class Extractor:
             first = stated[0]
             other = next(m for m in stated if m.value != first.value)
             conflicts[name] = (
-                f"{first.value!r} in “{first.sentence}” but {other.value!r} in “{other.sentence}”; left unknown"
+                f"{display_value(first.value)} in “{first.sentence}” but {display_value(other.value)} in "
+                f"“{other.sentence}”; left unknown"
             )
         return findings, conflicts
 

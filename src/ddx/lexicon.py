@@ -105,7 +105,7 @@ class Ignored(_Entry):
 
 
 class OnlyWith(_Entry):
-    """A finding read only from sentences that mention one of ``words`` (e.g. a site: the lesion's, not the pain's)."""
+    """A finding read only from sentences that mention one of ``words`` (where the lesion is, not where it hurts)."""
 
     finding: str
     words: tuple[str, ...] = Field(min_length=1)
