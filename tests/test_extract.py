@@ -163,6 +163,26 @@ def test_conflicting_mentions_leave_the_finding_unknown_and_name_both_sentences(
     assert extraction.provenance()["soft_tissue_mass"]["conflict"] == conflict
 
 
+def test_a_line_wrapped_in_mid_sentence_does_not_end_it() -> None:
+    text = (
+        "MRI shows bone-like signal, the hamstring tendons inserting on the ossicle, no soft-tissue mass and no\n"
+        "bone destruction. Radiographs of the pelvis, taken immediately after the\ninjury, show a fragment.\n"
+    )
+    extraction = extract(text)
+    assert extraction.findings["bone_destruction"] is False
+    assert extraction.findings["trauma_history"] == "recent"
+    (destruction,) = mentions_of(extraction, "bone_destruction")
+    assert text[destruction.start : destruction.end] == destruction.text == "bone destruction"
+    assert destruction.sentence.startswith("MRI shows")
+
+
+def test_headings_and_list_items_start_sentences() -> None:
+    text = "Findings:\n1. No soft tissue mass\n2. A 7 mm ossicle\n"
+    extraction = extract(text)
+    assert extraction.findings == {"soft_tissue_mass": False, "lesion_size_cm": 0.7}
+    assert {m.sentence for m in extraction.mentions} == {"1. No soft tissue mass", "2. A 7 mm ossicle"}
+
+
 def test_nothing_is_guessed() -> None:
     assert extract("The patient was seen in clinic today.").findings == {}
 

@@ -137,15 +137,15 @@ class Extractor:
         rules = list(self._target_rules())
         matcher: Any = nlp.add_pipe("medspacy_target_matcher")
         matcher.add(
-            [TargetRule(literal, key, pattern=regex) for key, literal, regex in rules if not self._is_number(key)]
+            [TargetRule(literal, key, pattern=regex) for key, literal, regex in rules if not self._is_narrowed(key)]
         )
-        # Numbers: the pattern reads the context (the words before a measurement), the mention is the number itself,
-        # so a long pattern does not hide the other mentions in its stretch of text.
+        # Numbers (and patterns with a `mention` group): the pattern reads the context, the mention is the number (or
+        # the marked words) alone, so a long pattern does not hide the other mentions in its stretch of text.
         Span.set_extension("ddx_matched", default=None, force=True)
         numbers: Any = nlp.add_pipe(_numbers_component())
-        numbers.matcher = TargetMatcher(nlp, name="ddx_number_matcher", result_type=None)
+        numbers.matcher = TargetMatcher(nlp, name="ddx_number_matcher", result_type=None, prune=False)
         numbers.matcher.add(
-            [TargetRule(literal, key, pattern=regex) for key, literal, regex in rules if self._is_number(key)]
+            [TargetRule(literal, key, pattern=regex) for key, literal, regex in rules if self._is_narrowed(key)]
         )
         numbers.narrow = self._narrow
         context: Any = nlp.add_pipe("medspacy_context", config={"rules": "default"})
@@ -215,13 +215,13 @@ class Extractor:
                 )
                 yield self._reader(reader), pattern, expanded
 
-    def _is_number(self, key: str) -> bool:
+    def _is_narrowed(self, key: str) -> bool:
+        """A pattern read for its context: a number's, or one with a ``mention`` group (the words it marks)."""
         reader = self._readers[key]
-        return (
-            reader.pattern is not None
-            and reader.value is None
-            and bool({"value", "year"} & set(reader.pattern.groupindex))
-        )
+        if reader.pattern is None:
+            return False
+        groups = set(reader.pattern.groupindex)
+        return "mention" in groups or (reader.value is None and bool({"value", "year"} & groups))
 
     def _narrow(self, span: Any) -> tuple[int, int] | None:
         """The characters of a number pattern's match that hold the number (and its unit)."""
@@ -253,7 +253,7 @@ class Extractor:
         with warnings.catch_warnings():
             # spaCy's W036: medspaCy's matchers hold phrases and regexes, so its token matcher may be empty.
             warnings.filterwarnings("ignore", message=r"\[W036\]")
-            doc = self.nlp(text)
+            doc = self.nlp(_unwrap(text))
         day = today or self.today
         mentions: list[Mention] = []
         for entity in doc.ents:
@@ -266,7 +266,7 @@ class Extractor:
             value = self._value(reader, entity._.ddx_matched or entity.text, read, day)
             why_not = self._why_not(read, section, sentence.text, reader.finding, value)
             base = {
-                "text": entity.text,
+                "text": text[entity.start_char : entity.end_char],
                 "start": entity.start_char,
                 "end": entity.end_char,
                 "sentence": " ".join(sentence.text.split()),
@@ -414,7 +414,8 @@ def _line_breaks_component() -> str:
                     if "\n" in gap:
                         token.is_sent_start = _starts_a_line(text, previous, token, gap)
                     elif token.is_sent_start and (
-                        token.text[:1].islower()
+                        _numbers_an_item(doc, token)
+                        or token.text[:1].islower()
                         or token.text[:1] in ")],;:"
                         or (previous.text == "." and token.i >= 2 and doc[token.i - 2].text.lower() in _ABBREVIATIONS)
                     ):
@@ -425,8 +426,35 @@ def _line_breaks_component() -> str:
     return name
 
 
+_LINE_BREAK = re.compile(r"[ \t]*\r?\n[ \t]*")
+_LIST_ITEM = re.compile(r"(?:[-•*–]|\d+[.)])")
+
+
+def _unwrap(text: str) -> str:
+    """The text with each line break inside a wrapped sentence made a space (same length, so every offset holds).
+
+    A blank line, a line ending a sentence, a heading (a short line) or a list item keeps its line break.
+    """
+
+    def unwrap(found: re.Match[str]) -> str:
+        before = text[: found.start()]
+        line = before[before.rfind("\n") + 1 :].strip()
+        after = text[found.end() : found.end() + 3]
+        keep = (
+            not line
+            or line[-1] in ".:;!?"
+            or len(line) <= _HEADING_CHARS
+            or _LIST_ITEM.match(after) is not None
+            or found.end() >= len(text)
+            or text[found.end()] == "\n"
+        )
+        return found.group() if keep else " " * len(found.group())
+
+    return _LINE_BREAK.sub(unwrap, text)
+
+
 def _numbers_component() -> str:
-    """A component that adds number mentions to the entities, each narrowed to its number and unit."""
+    """A component that adds number mentions (and marked words) to the entities, each narrowed to its words."""
     from spacy.language import Language
 
     name = "ddx_numbers"
@@ -441,7 +469,7 @@ def _numbers_component() -> str:
                 from spacy.util import filter_spans
 
                 taken = {i for entity in doc.ents for i in range(entity.start, entity.end)}
-                found = []
+                found: list[tuple[int, Any]] = []
                 for span in self.matcher(doc):
                     where = self.narrow(span)
                     if where is None:
@@ -450,8 +478,10 @@ def _numbers_component() -> str:
                     if narrowed is None or taken & set(range(narrowed.start, narrowed.end)):
                         continue
                     narrowed._.ddx_matched = span.text
-                    found.append(narrowed)
-                doc.ents = (*doc.ents, *filter_spans(found))
+                    found.append((len(span.text), narrowed))
+                # Two patterns reading the same number: the one that read more context (the more specific) wins.
+                found.sort(key=lambda pair: -pair[0])
+                doc.ents = (*doc.ents, *filter_spans([narrowed for _, narrowed in found]))
                 return doc
 
         @Language.factory(name)
@@ -459,6 +489,14 @@ def _numbers_component() -> str:
             return Numbers()
 
     return name
+
+
+def _numbers_an_item(doc: Any, token: Any) -> bool:
+    """Whether ``token`` follows a list item's number ("1." at the start of a line), which stays with its item."""
+    if token.i < 2 or doc[token.i - 1].text not in (".", ")"):
+        return False
+    number = doc[token.i - 2]
+    return bool(number.like_num) and (number.i == 0 or "\n" in doc.text[max(0, number.idx - 2) : number.idx])
 
 
 def _starts_a_line(text: str, previous: Any, token: Any, gap: str) -> bool:
