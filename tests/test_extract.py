@@ -273,9 +273,11 @@ def test_the_interview_starts_from_what_the_report_states(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     assert "Read from" in done.stderr
     assert "Age in years" not in done.stderr  # stated in the report: not asked
-    saved = load_case(out, SHIPPED_PACK).findings.known()
-    assert saved["age_years"] == 55
-    assert saved["site"] == "ischial_tuberosity"
+    saved = load_case(out, SHIPPED_PACK)
+    assert saved.findings.known()["age_years"] == 55
+    assert saved.findings.known()["site"] == "ischial_tuberosity"
+    assert saved.provenance is not None
+    assert saved.provenance["age_years"].mentions[0].sentence == "A 55-year-old man."
 
 
 def test_assess_without_extraction_does_not_import_spacy() -> None:

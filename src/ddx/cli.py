@@ -227,6 +227,7 @@ def new(
         draft, draft_path = load_draft(resume, evaluator.pack), resume
     else:
         draft, draft_path = _new_draft(out, case_id, title, order, ask_all)
+    extraction: Any = None
     if from_report is not None:
         extraction, _, source = _extraction_from_report(from_report, evaluator.pack)
         draft.findings.update(extraction.findings)
@@ -253,7 +254,8 @@ def new(
     case = interview.case()
     target = Path(draft.out)
     try:
-        write_text_atomically(target, case_yaml(case))
+        text = case_yaml(case) if extraction is None else _traced_case_yaml(case, extraction, source, evaluator.pack)
+        write_text_atomically(target, text)
     except OSError as error:
         raise DdxInputError(
             f"cannot write the case file ({error.strerror}); answers kept in {draft_path}", source=target
@@ -261,6 +263,22 @@ def new(
     draft_path.unlink(missing_ok=True)
     _print_report(assess_case(case, evaluator), output_format)
     typer.echo(f"Case saved to {target}; assess it again with: ddx assess {target}", err=True)
+
+
+def _traced_case_yaml(case: Any, extraction: Any, source: str, pack: Any) -> str:
+    """An interview's case that began from a report: the report's sentences kept for the findings it stated."""
+    from ddx.case import case_model
+    from ddx.extract import case_yaml_text
+
+    known = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in case.findings.known().items()}
+    provenance = {
+        name: entry
+        for name, entry in extraction.provenance().items()
+        if name not in known or ("value" in entry and entry["value"] == known[name])  # answered anew: no sentence
+    }
+    data = {"id": case.id, "title": case.title, "findings": known, "provenance": provenance}
+    case_model(pack).model_validate(data)
+    return case_yaml_text(data, source, made_by="ddx new --from-report (then the interview)")
 
 
 def _new_draft(out: Path | None, case_id: str | None, title: str | None, order: str, ask_all: bool) -> tuple[Any, Path]:

@@ -584,7 +584,7 @@ def case_id_for(source: str) -> str:
     return cleaned or "report"
 
 
-def case_yaml_text(data: dict[str, Any], source: str) -> str:
+def case_yaml_text(data: dict[str, Any], source: str, *, made_by: str = "ddx extract") -> str:
     """The case file as YAML a radiologist can read: findings first, then each finding's sentences."""
     import io
 
@@ -602,7 +602,7 @@ def case_yaml_text(data: dict[str, Any], source: str) -> str:
                 span.fa.set_flow_style()
                 mention["span"] = span
     document.yaml_set_start_comment(
-        f"Extracted by ddx extract from {source}. Check each finding against its sentence (provenance) before use;\n"
+        f"Extracted by {made_by} from {source}. Check each finding against its sentence (provenance) before use;\n"
         "what the text does not state is unknown. Decision support for clinicians, not a diagnosis."
     )
     if "findings" in document:
