@@ -180,3 +180,28 @@ def test_an_unused_section_is_reported(knee_copy: Path) -> None:
     )
     line = line_of(knee_copy, "id: imaging")
     assert f"findings.yaml:{line}: sections.imaging: no finding is in this section" in "\n".join(messages(knee_copy))
+
+
+def test_a_lexicon_phrase_for_an_unknown_finding_is_reported_with_its_line(rules_copy: Path) -> None:
+    lexicon = rules_copy / "lexicon.yaml"
+    text = lexicon.read_text(encoding="utf-8").replace(
+        "  - finding: trauma_history\n", "  - finding: trauma_histry\n", 1
+    )
+    lexicon.write_text(text, encoding="utf-8")
+    found = messages(rules_copy)
+    assert len(found) == 1
+    assert "lexicon.yaml:" in found[0]
+    assert "unknown finding 'trauma_histry' (did you mean 'trauma_history'?)" in found[0]
+
+
+def test_a_lexicon_example_that_does_not_hold_is_reported(rules_copy: Path) -> None:
+    pytest.importorskip("medspacy")
+    lexicon = rules_copy / "lexicon.yaml"
+    text = lexicon.read_text(encoding="utf-8").replace(
+        "findings: {age_years: 55, sex: male}", "findings: {age_years: 56}"
+    )
+    lexicon.write_text(text, encoding="utf-8")
+    found = messages(rules_copy)
+    assert len(found) == 1
+    assert "lexicon.yaml:" in found[0]
+    assert "'A 55-year-old man.': expected {'age_years': 56}" in found[0]

@@ -122,6 +122,30 @@ class Reference(BaseModel):
     hard: str | None = Field(None, max_length=2_000, description="Why the case is hard (a mimic, biopsied, ...)")
 
 
+class MentionRecord(BaseModel):
+    """Where an extracted finding was read (``ddx extract``): the words, their span, the sentence, how it was read."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: str = Field(max_length=2_000)
+    span: tuple[int, int] = Field(description="Character offsets [start, end) of the words in the report")
+    read: Literal["affirmed", "negated", "historical", "hypothetical", "uncertain", "family"]
+    section: str | None = Field(None, max_length=200)
+    why_not: str | None = Field(None, max_length=500, description="Why this mention does not count")
+    sentence: str = Field(max_length=20_000)
+
+
+class FindingProvenance(BaseModel):
+    """For one finding of an extracted case: its value, the mentions that state it, those set aside, any conflict."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    value: bool | int | float | str | None = None
+    conflict: str | None = Field(None, max_length=50_000)
+    mentions: tuple[MentionRecord, ...] = ()
+    set_aside: tuple[MentionRecord, ...] = ()
+
+
 class Case(BaseModel):
     """A case file. Each pack's own case model (:func:`case_model`) types ``findings`` and ``expect``."""
 
@@ -137,6 +161,9 @@ class Case(BaseModel):
     expect: Expectation | None = None
     quiz: CaseQuiz | None = None
     reference: Reference | None = None
+    provenance: dict[str, FindingProvenance] | None = Field(
+        None, description="Written by ddx extract: per finding, the sentences it was read from"
+    )
 
 
 def case_model(pack: RulePack) -> type[Case]:

@@ -116,6 +116,10 @@ def assess(
         list[str] | None,
         typer.Option("--set", help="What if: finding=value (or finding=unknown); repeatable. Shows what moved."),
     ] = None,
+    report_file: Annotated[
+        Path | None,
+        typer.Option("--report", help="Read the case from a written report (text; '-' for stdin): see ddx extract."),
+    ] = None,
 ) -> None:
     """Rank the differential for one case and explain every choice."""
     from ddx.api import assess as assess_case
@@ -126,7 +130,9 @@ def assess(
 
     if output_format not in FORMATS:
         _fail(f"--format: got {output_format!r}; expected one of {', '.join(FORMATS)}")
-    if case_file is None:
+    if report_file is not None and case_file is not None:
+        _fail("give a case file or --report, not both")
+    if case_file is None and report_file is None:
         if what_if:
             _fail("--set needs a case file to change")
         new(
@@ -141,9 +147,12 @@ def assess(
         )
         return
     evaluator = evaluator_for(rules)
-    if str(case_file) == "-":
+    if report_file is not None:
+        case = _case_from_report(report_file, evaluator.pack, None, None)
+    elif str(case_file) == "-":
         case = case_from_document(parse_document(read_stdin(), source="<stdin>"), evaluator.pack)
     else:
+        assert case_file is not None
         case = load_case(case_file, evaluator.pack)
     if what_if:
         _assess_what_if(case, what_if, evaluator, output_format, output)
@@ -161,6 +170,24 @@ def assess(
             console.print(part)
         return
     typer.echo(render(report, output_format))
+
+
+def _extraction_from_report(report_file: Path, pack: Any) -> tuple[Any, str, str]:
+    from ddx.extract import extract_text, read_report
+
+    text, source = read_report(report_file)
+    return extract_text(text, pack, source=source), text, source
+
+
+def _case_from_report(report_file: Path, pack: Any, case_id: str | None, title: str | None) -> Any:
+    """The case a report states, validated as a case file would be (so what is written loads back)."""
+    from ddx.case import case_model
+    from ddx.extract import case_data, case_id_for
+
+    extraction, text, source = _extraction_from_report(report_file, pack)
+    name = source if source == "<stdin>" else Path(source).name
+    data = case_data(extraction, case_id or case_id_for(source), title or f"Extracted from {name}", text)
+    return case_model(pack).model_validate(data)
 
 
 def _assess_what_if(case: Any, changes: list[str], evaluator: Any, output_format: str, output: Path | None) -> None:
@@ -221,6 +248,10 @@ def new(
     title: Annotated[str | None, typer.Option("--title", help="Case title.")] = None,
     rules: RulesOption = None,
     output_format: Annotated[str, typer.Option("--format", "-f", help="Report format: text, markdown, json.")] = "text",
+    from_report: Annotated[
+        Path | None,
+        typer.Option("--from-report", help="Start with what a written report states; ask only what is still useful."),
+    ] = None,
 ) -> None:
     """Enter a case through a guided interview that asks the most useful question next; saves a case file.
 
@@ -244,6 +275,13 @@ def new(
         draft, draft_path = load_draft(resume, evaluator.pack, _given(case_id=case_id, title=title)), resume
     else:
         draft, draft_path = _new_draft(out, case_id, title, order, ask_all)
+    extraction: Any = None
+    if from_report is not None:
+        extraction, _, source = _extraction_from_report(from_report, evaluator.pack)
+        draft.findings.update(extraction.findings)
+        draft.asked.extend(name for name in extraction.findings if name not in draft.asked)
+        stated = ", ".join(f"{name}={value}" for name, value in extraction.findings.items())
+        typer.echo(f"Read from {source}: {stated}", err=True)
     interview = Interview(draft, evaluator)
     interactive = _stdin_is_terminal()
     dialogue = _console(stderr=not interactive)
@@ -264,7 +302,8 @@ def new(
     case = interview.case()
     target = Path(draft.out)
     try:
-        write_text_atomically(target, case_yaml(case))
+        text = case_yaml(case) if extraction is None else _traced_case_yaml(case, extraction, source, evaluator.pack)
+        write_text_atomically(target, text)
     except OSError as error:
         raise DdxInputError(
             f"cannot write the case file ({error.strerror}); answers kept in {draft_path}", source=target
@@ -272,6 +311,22 @@ def new(
     draft_path.unlink(missing_ok=True)
     _print_report(assess_case(case, evaluator), output_format)
     typer.echo(f"Case saved to {target}; assess it again with: ddx assess {target}", err=True)
+
+
+def _traced_case_yaml(case: Any, extraction: Any, source: str, pack: Any) -> str:
+    """An interview's case that began from a report: the report's sentences kept for the findings it stated."""
+    from ddx.case import case_model
+    from ddx.extract import case_yaml_text
+
+    known = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in case.findings.known().items()}
+    provenance = {
+        name: entry
+        for name, entry in extraction.provenance().items()
+        if name not in known or ("value" in entry and entry["value"] == known[name])  # answered anew: no sentence
+    }
+    data = {"id": case.id, "title": case.title, "findings": known, "provenance": provenance}
+    case_model(pack).model_validate(data)
+    return case_yaml_text(data, source, made_by="ddx new --from-report (then the interview)")
 
 
 def _new_draft(out: Path | None, case_id: str | None, title: str | None, order: str, ask_all: bool) -> tuple[Any, Path]:
@@ -377,6 +432,46 @@ def _print_report(report: Any, output_format: str) -> None:
             console.print(part)
     else:
         typer.echo(render(report, output_format))  # type: ignore[arg-type]
+
+
+@app.command()
+def extract(
+    report_file: Annotated[Path, typer.Argument(help="The report: plain UTF-8 text; '-' reads standard input.")],
+    output_format: Annotated[str, typer.Option("--format", "-f", help="Case file format: yaml or json.")] = "yaml",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the case file here.")] = None,
+    case_id: Annotated[str | None, typer.Option("--id", help="Case id (default: from the file name).")] = None,
+    title: Annotated[str | None, typer.Option("--title", help="Case title.")] = None,
+    rules: RulesOption = None,
+) -> None:
+    """Read a written report into a case file: the findings it states, each traced to its sentence.
+
+    Negated findings are read as absent; hypothetical and uncertain mentions, and a discussion's or a
+    differential's general statements, never become findings; conflicting mentions leave a finding unknown.
+    """
+    import json
+
+    from ddx.api import pack_for
+
+    if output_format not in ("yaml", "json"):
+        _fail(f"--format: got {output_format!r}; expected yaml or json")
+    pack = pack_for(rules)
+    case = _case_from_report(report_file, pack, case_id, title)
+    dumped = case.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+    known = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in case.findings.known().items()}
+    data = {"id": case.id, "title": case.title, "findings": known, "provenance": dumped.get("provenance", {})}
+    if case.description:
+        data["description"] = case.description
+    if output_format == "json":
+        text = json.dumps(data, indent=2, ensure_ascii=False)
+    else:
+        from ddx.extract import case_yaml_text
+
+        text = case_yaml_text(data, "standard input" if str(report_file) == "-" else str(report_file))
+    if output is None:
+        typer.echo(text.rstrip("\n"))
+    else:
+        _write(output, text)
+        typer.echo(f"Case saved to {output}; assess it with: ddx assess {output}", err=True)
 
 
 @app.command()

@@ -28,6 +28,7 @@ from ddx.report import (
     CodeSet,
     ConditionEvidence,
     EvidenceItem,
+    ExtractedFrom,
     Headline,
     MarginItem,
     PriorContextEntry,
@@ -133,6 +134,7 @@ def build_report(case: Case, evaluator: Evaluator) -> Report:
         sources=sources,
         prior_context=explanation.prior_context,
         headline=headline,
+        extracted_from=_extracted_from(case),
     )
 
 
@@ -188,6 +190,21 @@ def shown_probability(probability: float) -> str:
     if probability > 0.995:
         return ">99%"
     return f"{probability:.0%}"
+
+
+def _extracted_from(case: Case) -> dict[str, ExtractedFrom] | None:
+    """For a case written by ``ddx extract``: each known finding with the first sentence that states it."""
+    if not case.provenance:
+        return None
+    known = case.findings.known()
+    out: dict[str, ExtractedFrom] = {}
+    for name, provenance in case.provenance.items():
+        if name in known and provenance.mentions:
+            first = provenance.mentions[0]
+            out[name] = ExtractedFrom(
+                value=known[name], text=first.text, sentence=first.sentence, read=first.read, span=first.span
+            )
+    return out
 
 
 def _codes(codes: Codes) -> CodeSet:

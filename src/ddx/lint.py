@@ -13,6 +13,8 @@ Checks, each reported as ``file:line: rule ID: problem``:
   normalised as the interview reads them) or two findings; every finding is read by some rule's ``when``
   or another finding's ``applies_when``, or says why not (``not_read_because``), and one that says so is
   indeed not read; each ``derived:`` entry names a derived fact of the pack; every section holds a finding.
+* the extraction lexicon (``lexicon.yaml``) loads against the vocabulary, and each of its examples yields
+  exactly its findings (run only when medspaCy is installed: the 'extract' extra; imported lazily).
 """
 
 from __future__ import annotations
@@ -62,7 +64,28 @@ def lint_rules(directory: Path | None = None) -> tuple[RulePack | None, list[Lin
         return None, [_from_error(error)]
     problems = [_from_error(error) for error in load_problems]
     problems += lint_pack(pack)
+    problems += lint_lexicon(pack)
     return pack, sorted(problems, key=lambda p: (p.source, p.line or 0, p.message))
+
+
+def lint_lexicon(pack: RulePack) -> list[LintProblem]:
+    """The lexicon loads, and (when medspaCy is installed) every example yields exactly its findings."""
+    import importlib.util
+
+    from ddx.lexicon import lexicon_for
+
+    try:
+        lexicon = lexicon_for(pack)
+    except DdxInputError as error:
+        return [_from_error(error)]
+    if not lexicon.examples or importlib.util.find_spec("medspacy") is None:
+        return []
+    from ddx.extract import example_failures
+
+    return [
+        LintProblem(lexicon.source, line, None, f"{where}: {message}")
+        for where, line, message in example_failures(pack)
+    ]
 
 
 def _from_error(error: DdxInputError) -> LintProblem:
@@ -317,4 +340,13 @@ def canonical(condition: Condition) -> str:
     raise TypeError(f"not a condition: {condition!r}")
 
 
-__all__ = ["PACK_FILE", "LintProblem", "can_fire", "canonical", "lint_pack", "lint_rules", "vocabulary_problems"]
+__all__ = [
+    "PACK_FILE",
+    "LintProblem",
+    "can_fire",
+    "canonical",
+    "lint_lexicon",
+    "lint_pack",
+    "lint_rules",
+    "vocabulary_problems",
+]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
 DiagnosisId = str
 
@@ -156,6 +156,16 @@ class RulePackStamp(_Model):
     digest: str
 
 
+class ExtractedFrom(_Model):
+    """Where a finding of a case extracted from a report was read (``ddx extract``, ``ddx assess --report``)."""
+
+    value: Any
+    text: str
+    sentence: str
+    read: str
+    span: tuple[int, int]
+
+
 class Report(_Model):
     case_id: str
     title: str
@@ -172,6 +182,16 @@ class Report(_Model):
     prior_context: PriorContextEntry | None = None
     headline: Headline | None = None
     disclaimer: str = DISCLAIMER
+    extracted_from: dict[str, ExtractedFrom] | None = Field(
+        None, description="Only for a case extracted from a report: each finding with the sentence it was read from"
+    )
+
+    @model_serializer(mode="wrap")
+    def _only_when_extracted(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("extracted_from", 0) is None:
+            del data["extracted_from"]  # a case written by hand: its report is exactly as before
+        return data
 
     @field_validator("disclaimer")
     @classmethod

@@ -45,6 +45,7 @@ from ddx.conditions import (
 )
 from ddx.errors import DdxInputError, shown
 from ddx.findings import FindingSpec, suggest
+from ddx.lexicon import LEXICON_FILE
 from ddx.vocabulary import VOCABULARY_FILE, Vocabulary, load_vocabulary
 from ddx.yamlsource import LoadedDocument, default_cache_dir, load_document, parse_cached, read_bounded
 
@@ -612,7 +613,7 @@ def _load_rule_pack(directory: Path, cache: Path | None, problems: list[DdxInput
             raw_bytes = read_bounded(path)  # a folder named x.yaml, a FIFO, /dev/zero: refused, with the path
             # .yml files are new to the digest; a pack of .yaml files keeps the digest it always had.
             digest.update(path.name.encode() + b"\0" + raw_bytes)
-            if path.name in (PACK_FILE, SOURCES_FILE, VOCABULARY_FILE):
+            if path.name in (PACK_FILE, SOURCES_FILE, VOCABULARY_FILE, LEXICON_FILE):
                 continue
             document = parse_cached(raw_bytes, source=str(path), cache_dir=cache)
             rules.extend(_load_rules_file(document, vocabulary.specs, derived, problems))

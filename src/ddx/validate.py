@@ -379,9 +379,7 @@ def summary(validation: Validation) -> dict[str, Any]:
     }
 
 
-def _safety_keys(
-    safety: dict[str, Any], outcomes: Sequence[CaseOutcome], malignant: tuple[str, ...]
-) -> dict[str, Any]:
+def _safety_keys(safety: dict[str, Any], outcomes: Sequence[CaseOutcome], malignant: tuple[str, ...]) -> dict[str, Any]:
     """``malignant_n`` … ``malignant_unsafe`` over every malignant reference, and the same figures for each
     malignant diagnosis under its own id (``<id>_n``, ``<id>_safe``, ...), the names scripts were promised."""
     parts = ("n", "safe", "first", "flagged", "unsafe")

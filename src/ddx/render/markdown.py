@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ddx.findings import display_value
 from ddx.render import cite, format_findings, source_numbers
 from ddx.report import Report
 
@@ -20,6 +21,11 @@ def render_markdown(report: Report) -> str:
         f"> **{report.disclaimer}**",
         "",
     ]
+    if report.extracted_from:
+        lines += ["## Read from the report", "", "| Finding | Value | Read | Sentence |", "|---|---|---|---|"]
+        for name, where in report.extracted_from.items():
+            lines.append(f"| `{name}` | {_cell(display_value(where.value))} | {where.read} | {_cell(where.sentence)} |")
+        lines.append("")
     if report.red_flags:
         lines += ["## Red flags", ""]
         for flag in report.red_flags:

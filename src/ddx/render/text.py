@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ddx.display import SafeConsole
+from ddx.findings import display_value
 from ddx.render import cite, format_findings, source_numbers
 from ddx.report import RankedEntry, Report, SecondaryEntry
 
@@ -146,6 +147,8 @@ def report_renderables(report: Report) -> list[RenderableType]:
     numbers = source_numbers(report)
     labels: dict[str, str] = {e.diagnosis: e.label for e in report.ranking}
     parts: list[RenderableType] = [_header(report)]
+    if report.extracted_from:
+        parts.append(_extracted_from(report))
     if report.red_flags:
         parts.append(_red_flags(report, numbers))
     parts += [_ranking(report), _why_top(report, labels)]
@@ -154,6 +157,20 @@ def report_renderables(report: Report) -> list[RenderableType]:
     parts += [_recommendations(report, numbers), _unknowns(report, labels), _sources(report, numbers)]
     parts.append(Panel(Text(report.disclaimer, style="bold"), title="Disclaimer", border_style="yellow"))
     return parts
+
+
+def _extracted_from(report: Report) -> Table:
+    """For a case extracted from a report: each finding with the sentence it was read from."""
+    table = Table(title="Read from the report", box=box.SIMPLE, title_justify="left", show_lines=False)
+    table.add_column("Finding", no_wrap=True)
+    table.add_column("Value", no_wrap=True)
+    table.add_column("Read", no_wrap=True)
+    table.add_column("Sentence (the words read in bold)", ratio=1)
+    for name, where in (report.extracted_from or {}).items():
+        sentence = Text(where.sentence)
+        sentence.highlight_words([where.text], style="bold")
+        table.add_row(name, display_value(where.value), where.read, sentence)
+    return table
 
 
 def render_text(report: Report, *, color: bool | None = None, width: int | None = None) -> str:
