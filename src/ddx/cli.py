@@ -70,14 +70,22 @@ def assess(
         typer.Argument(help="Case file (YAML or JSON); '-' reads standard input; none starts the interview."),
     ] = None,
     output_format: Annotated[
-        str, typer.Option("--format", "-f", help="Output format: text, markdown or json.")
-    ] = "text",
+        str | None,
+        typer.Option(
+            "--format", "-f", help="Output format: text, markdown or json (default: from the -o extension, else text)."
+        ),
+    ] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to this file.")] = None,
     rules: RulesOption = None,
     what_if: Annotated[
         list[str] | None,
-        typer.Option("--set", help="What if: finding=value (or finding=unknown); repeatable. Shows what moved."),
+        typer.Option(
+            "--set",
+            metavar="FINDING=VALUE",
+            help="What if: finding=value (or finding=unknown); repeatable. Shows what moved.",
+        ),
     ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Let -o replace the case file it reads.")] = False,
 ) -> None:
     """Rank the differential for one case and explain every choice."""
     from ddx.api import assess as assess_case
@@ -86,11 +94,17 @@ def assess(
     from ddx.render import FORMATS, render
     from ddx.yamlsource import parse_document
 
-    if output_format not in FORMATS:
-        _fail(f"--format: got {output_format!r}; expected one of {', '.join(FORMATS)}")
+    chosen = output_format or _format_for(output)
+    if chosen not in FORMATS:
+        _fail(f"--format: got {chosen!r}; expected one of {', '.join(FORMATS)}")
     if case_file is None:
         if what_if:
             _fail("--set needs a case file to change")
+        if not sys.stdin.isatty():
+            _fail(
+                "no case file given, and standard input is not a terminal to interview: name a case file, "
+                "'-' to read the case from standard input, or run 'ddx new' for a piped interview"
+            )
         new(
             out=None,
             resume=None,
@@ -99,30 +113,32 @@ def assess(
             case_id=None,
             title=None,
             rules=rules,
-            output_format=output_format,
+            output_format=chosen,
+            force=False,
         )
         return
     if str(case_file) == "-":
         case = case_from_document(parse_document(sys.stdin.buffer.read(), source="<stdin>"))
     else:
         case = load_case(case_file)
+        if output is not None and output.exists() and output.resolve() == case_file.resolve():
+            _confirm_replace(output, force, "the case file with its report")
     evaluator = evaluator_for(rules)
     if what_if:
-        _assess_what_if(case, what_if, evaluator, output_format)
+        _assess_what_if(case, what_if, evaluator, chosen)
         return
     report = assess_case(case, evaluator)
     if output is not None:
-        text = render(report, output_format, color=False)
-        _write(output, text)
+        _write(output, render(report, chosen, color=False))
+        typer.echo(f"Report ({chosen}) written to {output}", err=True)
         return
-    if output_format == "text":
-        from ddx.render.text import report_renderables
+    _print_report(report, chosen)
 
-        console = _console()
-        for part in report_renderables(report):
-            console.print(part)
-        return
-    typer.echo(render(report, output_format))
+
+def _format_for(output: Path | None) -> str:
+    """The report format an output file's extension asks for: .md → markdown, .json → json, else text."""
+    suffix = output.suffix.lower() if output is not None else ""
+    return {".md": "markdown", ".markdown": "markdown", ".json": "json"}.get(suffix, "text")
 
 
 def _assess_what_if(case: Any, changes: list[str], evaluator: Any, output_format: str) -> None:
@@ -154,12 +170,31 @@ def _assess_what_if(case: Any, changes: list[str], evaluator: Any, output_format
 
 
 def _write(path: Path, text: str) -> None:
+    """Atomically: a reader (or a crash) sees the old file or the new one, never half of one."""
     from ddx.errors import DdxInputError
+    from ddx.interview import write_text_atomically
 
     try:
-        path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        write_text_atomically(path, text if text.endswith("\n") else text + "\n", make_parents=False)
     except OSError as error:
         raise DdxInputError(f"cannot write ({error.strerror})", source=path) from None
+
+
+def _confirm_replace(path: Path, force: bool, what: str) -> None:
+    """Never replace a user's file silently: --force, or a yes typed at a terminal; else exit 2."""
+    if force:
+        return
+    if sys.stdin.isatty() and sys.stderr.isatty():
+        sys.stderr.write(f"{path} exists; replace {what}? [y/N] ")
+        sys.stderr.flush()
+        try:
+            answer = sys.stdin.readline()
+        except KeyboardInterrupt:
+            answer = ""
+        if answer.strip().lower() in ("y", "yes"):
+            return
+        _fail(f"{path}: not replaced (nothing written); choose another file or use --force")
+    _fail(f"{path} exists; use --force to replace {what}, or choose another file")
 
 
 @app.command()
@@ -172,6 +207,7 @@ def new(
     title: Annotated[str | None, typer.Option("--title", help="Case title.")] = None,
     rules: RulesOption = None,
     output_format: Annotated[str, typer.Option("--format", "-f", help="Report format: text, markdown, json.")] = "text",
+    force: Annotated[bool, typer.Option("--force", help="Replace the --out file if it exists.")] = False,
 ) -> None:
     """Enter a case through a guided interview that asks the most useful question next; saves a case file.
 
@@ -191,6 +227,9 @@ def new(
         draft, draft_path = load_draft(resume), resume
     else:
         draft, draft_path = _new_draft(out, case_id, title, order, ask_all)
+    if not draft.replace and Path(draft.out).exists():
+        _confirm_replace(Path(draft.out), force, "the case file")
+        draft.replace = True  # asked once: a resumed draft does not ask again
     evaluator = evaluator_for(rules)
     interview = Interview(draft, evaluator)
     interactive = sys.stdin.isatty()

@@ -148,6 +148,7 @@ class Draft(BaseModel):
     ask_all: bool = False
     findings: dict[str, Any] = Field(default_factory=dict)
     asked: list[str] = Field(default_factory=list)
+    replace: bool = False  # the user agreed (or said --force) to replace an existing ``out``
 
 
 @dataclass(frozen=True)
@@ -270,14 +271,21 @@ def load_draft(path: Path) -> Draft:
     return draft
 
 
-def write_text_atomically(path: Path, text: str) -> None:
+def write_text_atomically(path: Path, text: str, *, make_parents: bool = True) -> None:
+    """Write a temporary file beside ``path`` and rename it over ``path``: the old file or the new, never half.
+
+    A new file is private (0600: cases hold patient data); a replaced file keeps its permissions.
+    """
     import os
     import tempfile
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if make_parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp", encoding="utf-8") as handle:
         handle.write(text)
         handle.flush()
+        if path.exists():
+            os.chmod(handle.name, path.stat().st_mode & 0o7777)
         os.fsync(handle.fileno())
     os.replace(handle.name, path)
 
