@@ -297,9 +297,18 @@ def _line_reader(interactive: bool) -> Any:
 
 def _console(*, stderr: bool = False) -> Any:
     """Every terminal console the CLI prints through."""
+    from collections.abc import Iterable
+
     from rich.console import Console
+    from rich.segment import Segment
 
     class CliConsole(Console):
+        def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+            text = super()._render_buffer(buffer)
+            if self.is_terminal:
+                return text
+            return "\n".join(line.rstrip() for line in text.split("\n"))  # a file gets no padding at line ends
+
         def on_broken_pipe(self) -> None:
             # rich would exit with status 1; a reader that stops early (`ddx ... | head`) is main()'s call.
             self.quiet = True
@@ -312,10 +321,13 @@ def _print_report(report: Any, output_format: str) -> None:
     from ddx.render import render
 
     if output_format == "text":
-        from ddx.render.text import report_renderables
+        from ddx.render.text import render_text, report_renderables
 
         console = _console()
-        for part in report_renderables(report):
+        if not console.is_terminal:  # a file or a pipe: the same layout, without padding at line ends
+            typer.echo(render_text(report, color=False, width=console.width), nl=False)
+            return
+        for part in report_renderables(report, console.width):
             console.print(part)
     else:
         typer.echo(render(report, output_format))  # type: ignore[arg-type]
@@ -398,11 +410,11 @@ def regress(
         typer.echo(json.dumps(summary, indent=2))
     else:
         console = _console()
-        console.print(results_table(run))
-        if coverage:
-            console.print(coverage_table(cover))
-        if changes is not None:
+        if changes is not None:  # what moved first: it is what the author changed the rules for
             console.print(changes_table(changes, against or ""))
+        console.print(results_table(run, console.width))
+        if coverage:
+            console.print(coverage_table(cover, console.width))
         uncovered = [rule_id for rule_id, cases in cover.items() if not cases]
         console.print(
             f"Rules exercised by curated cases: {len(cover) - len(uncovered)} of {len(cover)}"
@@ -427,7 +439,8 @@ def rules_list(rules: RulesOption = None) -> None:
     from ddx.render.rules import rules_table
     from ddx.rulepack import load_rule_pack
 
-    _console().print(rules_table(load_rule_pack(rules)))
+    console = _console()
+    console.print(rules_table(load_rule_pack(rules), console.width))
 
 
 @rules_app.command("show")

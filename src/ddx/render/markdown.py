@@ -46,7 +46,7 @@ def render_markdown(report: Report) -> str:
         "",
     ]
     for item in comparison.contributions:
-        lines.append(f"- `{item.rule}` ({labels[item.diagnosis]}): {item.log_contribution:+.2f}")
+        lines.append(f"- `{item.rule}` ({item.direction} {labels[item.diagnosis]}): {item.log_contribution:+.2f}")
     lines.append("")
     for entry in report.ranking:
         lines += [f"### {entry.rank}. {entry.label} — evidence", ""]

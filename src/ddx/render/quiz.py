@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from rich import box
-from rich.console import RenderableType
+from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -15,24 +16,25 @@ from ddx.quiz.model import CitedFinding, Grade
 from ddx.quiz.store import Attempt
 
 _VERDICT = {
-    "agrees": ("✓ the engine weighs it the same way", "green"),
-    "missed": ("✗ the engine weighs it; you did not cite it", "yellow"),
-    "not_weighed": ("· no rule weighs it this way", "dim"),
-    "misconception": ("✗ the engine weighs it the other way", "bold red"),
+    "agrees": ("✓", "the engine weighs it the same way", "green"),
+    "missed": ("○", "the engine weighs it; you did not cite it", "yellow"),
+    "not_weighed": ("·", "no rule weighs it this way", "dim"),
+    "misconception": ("✗", "the engine weighs it the other way", "bold red"),
 }
 
 
-def _findings_table(title: str, cited: list[CitedFinding]) -> Table:
-    table = Table(title=title, title_justify="left", box=box.SIMPLE, expand=True)
-    table.add_column("Finding", no_wrap=True)
-    table.add_column("Verdict")
-    table.add_column("Rules", overflow="fold")
+def _findings_table(title: str, cited: list[CitedFinding]) -> RenderableType:
+    """One line per finding (a list, so a long rule id is never split): mark, finding, verdict, rules."""
+    lines: list[RenderableType] = [Text(title, style="italic")]
     for item in cited:
-        text, style = _VERDICT[item.verdict]
-        table.add_row(item.finding, Text(text, style=style), ", ".join(item.rules))
+        mark, text, style = _VERDICT[item.verdict]
+        line = Text.assemble((f"{mark} ", style), (item.finding, "bold"), f": {text}")
+        if item.rules:
+            line.append(" · " + ", ".join(item.rules), style="dim")
+        lines.append(Padding(line, (0, 0, 0, 2)))
     if not cited:
-        table.add_row("—", "nothing cited and nothing to cite", "")
-    return table
+        lines.append(Padding(Text("— nothing cited and nothing to cite"), (0, 0, 0, 2)))
+    return Group(*lines)
 
 
 def grade_renderables(grade: Grade, labels: Mapping[Any, str]) -> list[RenderableType]:
@@ -66,17 +68,13 @@ def grade_renderables(grade: Grade, labels: Mapping[Any, str]) -> list[Renderabl
     parts.append(_findings_table(f"Findings you cited for {first}", grade.supports_first))
     for against, cited in grade.against.items():
         parts.append(_findings_table(f"Findings you cited against {labels[against]}", cited))
-    if grade.misconceptions:
-        table = Table(title="Misconceptions", title_justify="left", box=box.SIMPLE, expand=True)
-        table.add_column("You said")
-        table.add_column("But", ratio=2)
+    if grade.misconceptions:  # a list, not a table: the explanation is the teaching, and must read as prose
+        lines: list[RenderableType] = [Text("Misconceptions", style="italic")]
         for item in grade.misconceptions:
-            table.add_row(
-                f"{item.finding} {item.student_said}",
-                f"{item.rule} weighs it {item.direction} {labels[item.diagnosis]}: {item.rationale} "
-                f"Source: {item.citation}",
-            )
-        parts.append(table)
+            lines.append(Text.assemble(("✗ ", "bold red"), f"You said: {item.finding} {item.student_said}"))
+            but = f"But {item.rule} weighs it {item.direction} {labels[item.diagnosis]}: {item.rationale}"
+            lines.append(Padding(Group(Text(but), Text(f"Source: {item.citation}", style="dim")), (0, 0, 1, 2)))
+        parts.append(Group(*lines))
     if grade.script_concordance:
         table = Table(title="Script concordance", title_justify="left", box=box.SIMPLE, expand=True)
         table.add_column("Item", ratio=3)

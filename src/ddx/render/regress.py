@@ -1,42 +1,79 @@
-"""Regression views: pass/fail per case, rule coverage, and what moved between two rule versions."""
+"""Regression views: pass/fail per case, rule coverage, and what moved between two rule versions.
+
+Case ids run to 70 characters and rule ids to 40, so every view is laid out for the width there is: a table
+where every id fits whole, otherwise one block per case (or rule). An id is never split or cut.
+"""
 
 from __future__ import annotations
 
 from rich import box
+from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from ddx.regress import CaseChange, RegressionRun
 
 
-def results_table(run: RegressionRun) -> Table:
-    table = Table(title=f"Regression: {len(run.results)} cases", title_justify="left", box=box.SIMPLE, expand=True)
-    table.add_column("Result", no_wrap=True)
-    table.add_column("Case", overflow="fold", ratio=1, min_width=16)
-    table.add_column("Top", no_wrap=True)
-    table.add_column("Details", ratio=2, min_width=30, overflow="fold")
+def _status(result_error: str | None, checked: bool, failures: tuple[str, ...]) -> tuple[str, str]:
+    if result_error is not None:
+        return "ERROR", "red"
+    if not checked:
+        return "no expect", "dim"
+    if failures:
+        return "FAIL", "red"
+    return "pass", "green"
+
+
+def results_table(run: RegressionRun, width: int = 120) -> RenderableType:
+    title = Text(f"Regression: {len(run.results)} cases", style="italic")
+    longest = max((len(r.case_id) for r in run.results), default=10)
+    rows = []
     for result in run.results:
-        if result.error is not None:
-            status, details = "[red]ERROR[/red]", result.error
-        elif not result.checked:
-            status, details = "[dim]no expect[/dim]", ""
-        elif result.failures:
-            status, details = "[red]FAIL[/red]", "\n".join(result.failures)
-        else:
-            status, details = "[green]pass[/green]", ""
+        status, style = _status(result.error, result.checked, result.failures)
         top = "" if result.report is None else f"{result.report.top.diagnosis} {result.report.top.probability:.0%}"
-        table.add_row(status, result.case_id, top, details)
-    return table
+        details = [result.error] if result.error is not None else list(result.failures)
+        rows.append((Text(status, style=style), result.case_id, top, details))
+    if longest + 9 + 22 + 30 + 8 <= width:
+        table = Table(title=title.plain, title_justify="left", box=box.SIMPLE, expand=True)
+        table.add_column("Result", no_wrap=True)
+        table.add_column("Case", no_wrap=True)
+        table.add_column("Top", no_wrap=True)
+        table.add_column("Details", ratio=1, min_width=30)
+        for status_text, case_id, top, details in rows:
+            table.add_row(status_text, case_id, top, "\n".join(details))
+        return table
+    lines: list[RenderableType] = [title]
+    indent = max(len(status.plain) for status, *_ in rows) + 2 if rows else 6
+    for status_text, case_id, top, details in rows:
+        line = Text.assemble(status_text, " " * (indent - len(status_text.plain)), case_id)
+        if len(line.plain) + 2 + len(top) <= width:
+            lines.append(Text.assemble(line, "  ", (top, "dim")))
+        else:
+            lines += [line, Padding(Text(top, style="dim"), (0, 0, 0, indent))]
+        lines += [Padding(Text(detail), (0, 0, 0, indent + 2)) for detail in details]
+    return Group(*lines)
 
 
-def coverage_table(coverage: dict[str, list[str]]) -> Table:
-    table = Table(title="Rule coverage by curated cases", title_justify="left", box=box.SIMPLE, expand=True)
-    table.add_column("Rule", no_wrap=True)
-    table.add_column("Cases", justify="right", no_wrap=True)
-    table.add_column("Fires on", ratio=1, overflow="fold")
-    for rule_id, cases in sorted(coverage.items(), key=lambda item: (len(item[1]), item[0])):
-        count = f"[red]{len(cases)}[/red]" if not cases else str(len(cases))
-        table.add_row(rule_id, count, ", ".join(cases) if cases else "[red]no curated case exercises it[/red]")
-    return table
+def coverage_table(coverage: dict[str, list[str]], width: int = 120) -> RenderableType:
+    ordered = sorted(coverage.items(), key=lambda item: (len(item[1]), item[0]))
+    longest_case = max((len(c) for cases in coverage.values() for c in cases), default=10)
+    longest_rule = max(map(len, coverage), default=10)
+    if longest_rule + 8 + longest_case + 8 <= width:
+        table = Table(title="Rule coverage by curated cases", title_justify="left", box=box.SIMPLE, expand=True)
+        table.add_column("Rule", no_wrap=True)
+        table.add_column("Cases", justify="right", no_wrap=True)
+        table.add_column("Fires on", ratio=1, min_width=longest_case)
+        for rule_id, cases in ordered:
+            count = f"[red]{len(cases)}[/red]" if not cases else str(len(cases))
+            table.add_row(rule_id, count, "\n".join(cases) if cases else "[red]no curated case exercises it[/red]")
+        return table
+    lines: list[RenderableType] = [Text("Rule coverage by curated cases", style="italic")]
+    for rule_id, cases in ordered:
+        lines.append(Text.assemble((rule_id, "bold"), f"  {len(cases)} case{'s' if len(cases) != 1 else ''}"))
+        body = [Text(case) for case in cases] or [Text("no curated case exercises it", style="red")]
+        lines.append(Padding(Group(*body), (0, 0, 0, 4)))
+    return Group(*lines)
 
 
 _SHORT = {"avulsion": "avulsion", "myositis_ossificans": "MO", "sarcoma": "sarcoma"}
@@ -46,29 +83,30 @@ def _order(order: tuple[str, ...]) -> str:
     return " > ".join(_SHORT.get(d, d) for d in order)
 
 
-def changes_table(changes: list[CaseChange], against: str) -> Table:
+def changes_table(changes: list[CaseChange], against: str) -> RenderableType:
+    """One block per moved case: its id, the ranking (before → after), the deltas, the rules that changed."""
     moved = [c for c in changes if c.moved]
-    table = Table(
-        title=f"Changes against {against}: {len(moved)} of {len(changes)} cases moved",
-        title_justify="left",
-        box=box.SIMPLE,
-        expand=True,
-    )
-    table.add_column("Case", overflow="fold", ratio=2, min_width=16)
-    table.add_column("Ranking", ratio=2, min_width=24)
-    table.add_column("Δ probability", no_wrap=True)
-    table.add_column("Rules", ratio=2, min_width=20, overflow="fold")
+    lines: list[RenderableType] = [
+        Text(f"Changes against {against}: {len(moved)} of {len(changes)} cases moved", style="italic")
+    ]
     for change in moved:
         ranking = (
-            f"[yellow]{_order(change.order_before)}\n→ {_order(change.order_after)}[/yellow]"
+            Text(f"{_order(change.order_before)} → {_order(change.order_after)}", style="yellow")
             if change.rank_changed
-            else _order(change.order_after)
+            else Text(_order(change.order_after))
         )
-        deltas = "\n".join(
+        deltas = " · ".join(
             f"{_SHORT.get(d, d)} {v:+.4f}" for d, v in change.probability_deltas.items() if abs(v) > 1e-9
         )
-        rules = [f"[green]+{r}[/green]" for r in change.started] + [f"[red]-{r}[/red]" for r in change.stopped]
+        rules = Text()
+        for prefix, ids, style in (("+", change.started, "green"), ("-", change.stopped, "red")):
+            for rule_id in ids:
+                rules.append(f"{prefix}{rule_id}", style=style)
+                rules.append("  ")
         if change.impingement is not None:
             rules.append(f"impingement {change.impingement[0]} → {change.impingement[1]}")
-        table.add_row(change.case_id, ranking, deltas or "—", "\n".join(rules) or "—")
-    return table
+        body: list[RenderableType] = [ranking, Text(f"Δ probability: {deltas or '—'}")]
+        if rules.plain.strip():
+            body.append(Text.assemble("rules: ", rules))
+        lines += [Text(change.case_id, style="bold"), Padding(Group(*body), (0, 0, 0, 4))]
+    return Group(*lines)
