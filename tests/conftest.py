@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import fcntl
 import os
 import pty
@@ -78,6 +79,10 @@ def write(tmp_path: Path) -> Callable[[str, str], Path]:
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\x1b[=>]|\r")
 
 
+def _controlling_terminal() -> None:
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 class Terminal:
     """``ddx ARGS`` in a pseudo-terminal of a given width, driven as a person at the keyboard drives it."""
 
@@ -91,10 +96,12 @@ class Terminal:
             stderr=slave,
             env={**os.environ, "TERM": "xterm", "COLUMNS": str(columns), **(env or {})},
             start_new_session=True,
+            preexec_fn=_controlling_terminal,  # noqa: PLW1509 (tests start no threads) Ctrl-C is SIGINT, as at a keyboard
         )
         os.close(slave)
         self.seen = ""
         self.consumed = 0
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
     def _read(self, timeout: float) -> bool:
         ready, _, _ = select.select([self.master], [], [], timeout)
@@ -106,7 +113,7 @@ class Terminal:
             return False
         if not chunk:
             return False
-        self.seen += ANSI.sub("", chunk.decode("utf-8", errors="replace"))
+        self.seen += ANSI.sub("", self.decoder.decode(chunk))
         return True
 
     def expect(self, text: str, timeout: float = 60) -> str:

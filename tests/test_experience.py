@@ -67,3 +67,90 @@ def test_assess_without_a_case_and_without_a_terminal_exits_2() -> None:
     assert done.returncode == 2
     assert "no case file given" in done.stderr
     assert done.stdout == ""
+
+
+# ---- the interview: it listens, and it talks on the terminal ----------------------------------------------
+
+
+def test_a_redirected_report_keeps_the_dialogue_on_the_terminal(tmp_path: Path) -> None:
+    out, report = tmp_path / "p.yaml", tmp_path / "p.md"
+    with report.open("w") as handle:
+        terminal = terminal_ddx("new", "--out", str(out), "--format", "markdown", stdout=handle.fileno())
+        terminal.expect("Site of the lesion (site,")
+        terminal.send("done")
+        assert terminal.finish() == 0
+    assert report.read_text().startswith("# ddx report")
+    assert "Site of the lesion" not in report.read_text()
+    assert "Case saved to" in terminal.seen
+
+
+def test_prompts_have_line_editing_and_history(tmp_path: Path) -> None:
+    terminal = terminal_ddx("new", "--out", str(tmp_path / "c.yaml"))
+    terminal.expect("(site,")
+    terminal.send_raw(b"proxx\x1b[D\x7f\r")  # a typo, Left, Backspace: "prox"
+    terminal.expect("→ on 1 finding:")
+    terminal.expect("): ")
+    terminal.send_raw(b"\x1b[A\r")  # Up recalls "prox", which the next question refuses as it would any typo
+    terminal.expect("'prox'")
+    terminal.send("done")
+    assert terminal.finish() == 0
+    assert load_case(tmp_path / "c.yaml").findings.known() == {"site": "proximal_thigh"}
+    assert "\\x1b" not in terminal.seen
+
+
+def test_findings_can_be_given_out_of_turn_several_at_once(tmp_path: Path) -> None:
+    out = tmp_path / "thigh.yaml"
+    terminal = terminal_ddx("new", "--out", str(out))
+    terminal.expect("(site,")
+    terminal.send("age_years=24, site=proximal_thigh, lesion_size_cm=9,5, cleft_from_bone=yes")
+    terminal.expect("age_years=24, site=proximal_thigh, lesion_size_cm=9.5, cleft_from_bone=yes")
+    terminal.expect("→ on 4 findings:")
+    terminal.expect("): ")
+    terminal.send("age_yers=25")
+    terminal.expect("did you mean 'age_years'")
+    terminal.send("unknown")
+    terminal.expect("): ")
+    terminal.send("show")
+    shown = terminal.expect("not asked yet:")
+    assert "cleft_from_bone=yes" in shown
+    assert "answered unknown: " in shown
+    assert "True" not in shown
+    terminal.send("done")
+    assert terminal.finish() == 0
+    known = load_case(out).findings.known()
+    assert known["age_years"] == 24
+    assert known["lesion_size_cm"] == 9.5
+    assert known["cleft_from_bone"] is True
+
+
+def test_an_ambiguous_beginning_says_which_values_it_matches(tmp_path: Path) -> None:
+    done = run_ddx("new", "--out", str(tmp_path / "c.yaml"), stdin="lesion_maturity=matur\ndone\n")
+    assert "'matur' matches mature and maturing" in done.stderr
+
+
+def test_resume_summarises_the_answers_so_far(tmp_path: Path) -> None:
+    out = tmp_path / "c.yaml"
+    draft = tmp_path / "c.yaml.draft"
+    terminal = terminal_ddx("new", "--out", str(out))
+    terminal.expect("(site,")
+    terminal.send("site=proximal_thigh, trauma_history=recent, soft_tissue_mass=no")
+    terminal.expect("→ on 3 findings:")
+    terminal.expect("): ")
+    terminal.send_raw(b"\x03")  # Ctrl-C
+    assert terminal.finish() == 130
+    terminal = terminal_ddx("new", "--resume", str(draft))
+    shown = terminal.expect("): ")
+    assert "Resuming with 3 answers so far:" in shown
+    assert "site=proximal_thigh, trauma_history=recent, soft_tissue_mass=no" in shown
+    assert "→ on 3 findings:" in shown
+    terminal.send("done")
+    assert terminal.finish() == 0
+
+
+def test_the_saved_title_is_readable(tmp_path: Path) -> None:
+    out = tmp_path / "c.yaml"
+    run_ddx("new", "--out", str(out), stdin="done\n")
+    title = load_case(out).title
+    assert title.startswith("Case entered with ddx new on ")
+    assert " at " in title
+    assert "-" not in title

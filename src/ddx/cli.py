@@ -233,7 +233,7 @@ def new(
     evaluator = evaluator_for(rules)
     interview = Interview(draft, evaluator)
     interactive = sys.stdin.isatty()
-    dialogue = _console(stderr=not interactive)
+    dialogue = _console(stderr=_dialogue_on_stderr(interactive))
 
     def hang_up(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
@@ -266,12 +266,13 @@ def _new_draft(out: Path | None, case_id: str | None, title: str | None, order: 
 
     from ddx.interview import Draft
 
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    now = datetime.now()
+    stamp = now.strftime("%Y%m%d-%H%M%S")
     identifier = case_id or (out.stem if out is not None else f"case-{stamp}")
     target = out or Path(f"{identifier}.yaml")
     draft = Draft(
         case_id=identifier,
-        title=title or f"Case entered with ddx new on {stamp}",
+        title=title or f"Case entered with ddx new on {now:%d %b %Y at %H:%M}",
         out=str(target),
         order="fixed" if order == "fixed" else "adaptive",
         ask_all=ask_all,
@@ -279,10 +280,32 @@ def _new_draft(out: Path | None, case_id: str | None, title: str | None, order: 
     return draft, target.with_name(target.name + ".draft")
 
 
+def _dialogue_on_stderr(interactive: bool) -> bool:
+    """Prompts and replies go to standard error when answers are piped in or the report is redirected."""
+    return not (interactive and sys.stdout.isatty())
+
+
 def _line_reader(interactive: bool) -> Any:
+    if interactive:
+        with contextlib.suppress(ImportError):  # line editing and history at every prompt, as in a shell
+            import readline  # noqa: F401
+
     def read_line(prompt: str) -> str:
-        if interactive:
+        if interactive and sys.stdout.isatty():
             return input(prompt)
+        if interactive and sys.stderr.isatty():
+            # `ddx new > report.md`: ask on the terminal (standard error), with line editing, so only the
+            # report goes to the file. input() edits lines only when standard output is a terminal, so
+            # standard output points at the terminal for the length of one prompt.
+            sys.stdout.flush()
+            saved = os.dup(1)
+            try:
+                os.dup2(2, 1)
+                return input(prompt)
+            finally:
+                sys.stdout.flush()
+                os.dup2(saved, 1)
+                os.close(saved)
         sys.stderr.write(prompt)  # the prompt first, so a program answering through a pipe can read it
         sys.stderr.flush()
         line = sys.stdin.readline()
@@ -556,7 +579,7 @@ def quiz(
     evaluator = evaluator_for(rules)
     interactive = sys.stdin.isatty()
     read_line = _line_reader(interactive)
-    dialogue = _console(stderr=not interactive)
+    dialogue = _console(stderr=_dialogue_on_stderr(interactive))
     if resume:
         unfinished = store.unfinished(student)
         if not unfinished:

@@ -18,6 +18,7 @@ questions, with the published conclusion reached.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ddx.case import Case
 from ddx.counterfactuals import candidate_values, posterior_shift
 from ddx.evaluate import Conclusion, Evaluator
-from ddx.findings import FINDING_SPECS, AnswerError, Findings, FindingSpec, parse_answer
+from ddx.findings import FINDING_SPECS, AnswerError, Findings, FindingSpec, display_value, parse_answer, suggest
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,11 @@ def rank_questions(
 STOP_SCORE = 0.1  # see rank_questions: below this no answer is expected to change what a clinician would do
 DRAFT_FORMAT = "ddx-interview-draft-1"
 COMMANDS = "Answer, or type: unknown (or skip), back, show, done, help."
+WELCOME = (
+    "Enter what is known. Answer each question, or give any findings you already know as finding=value "
+    "(several, comma-separated: age_years=24, trauma_history=recent); type unknown (or skip), back, show, "
+    "done or help."
+)
 
 
 class Draft(BaseModel):
@@ -210,16 +216,49 @@ class Interview:
             if command == "back":
                 return Reply("back", self.go_back())
             return Reply(command)  # type: ignore[arg-type]
+        if "=" in text:
+            return self.volunteer(text)
         try:
             value = parse_answer(FINDING_SPECS[question.finding], text)
         except AnswerError as error:
-            return Reply("invalid", str(error))
-        self.draft.asked.append(question.finding)
-        if value is None:
-            self.findings.pop(question.finding, None)
-        else:
-            self.findings[question.finding] = value
+            return Reply("invalid", _ambiguity(FINDING_SPECS[question.finding], text) or str(error))
+        self._record(question.finding, value)
         return Reply("answered")
+
+    def volunteer(self, text: str) -> Reply:
+        """``finding=value`` pairs typed at any prompt: all of them are taken, or none (and the reason why)."""
+        parsed: list[tuple[str, Any]] = []
+        for part in _PAIRS.split(text.strip().strip(",")):
+            name, _, typed = part.partition("=")
+            name = name.strip()
+            if name not in FINDING_SPECS:
+                return Reply("invalid", f"{name!r} is not a finding{suggest(name, FINDING_SPECS)}")
+            try:
+                value = parse_answer(FINDING_SPECS[name], typed)
+            except AnswerError as error:
+                return Reply("invalid", f"{name}: {_ambiguity(FINDING_SPECS[name], typed) or error}")
+            parsed.append((name, value))
+        for name, value in parsed:
+            if name in self.draft.asked:
+                self.draft.asked.remove(name)  # answered again: the later answer counts, once
+            self._record(name, value)
+        return Reply("answered", ", ".join(f"{name}={words(name, value)}" for name, value in parsed))
+
+    def _record(self, name: str, value: Any) -> None:
+        self.draft.asked.append(name)
+        if value is None:
+            self.findings.pop(name, None)
+        else:
+            self.findings[name] = value
+
+    def answered_text(self) -> str:
+        """The answers so far as the user gave them (yes/no, not True/False), and those left unknown."""
+        known = [f"{name}={words(name, self.findings[name])}" for name in self.draft.asked if name in self.findings]
+        unknown = [name for name in self.draft.asked if name not in self.findings]
+        lines = [", ".join(known) or "nothing known yet"]
+        if unknown:
+            lines.append("answered unknown: " + ", ".join(unknown))
+        return "\n  ".join(lines)
 
     def go_back(self) -> str:
         if not self.draft.asked:
@@ -236,11 +275,34 @@ class Interview:
         return Case(id=self.draft.case_id, title=self.draft.title, findings=Findings.model_validate(ordered))
 
 
-def summary_line(conclusion: Conclusion, labels: Mapping[Any, str]) -> str:
+_PAIRS = re.compile(r",\s*(?=[A-Za-z_]+\s*=)")  # a comma before the next name=, not a decimal comma
+
+
+def words(name: str, value: Any) -> str:
+    """A value as a person types it: yes/no for a yes/no finding, 7 rather than 7.0."""
+    if FINDING_SPECS[name].kind == "bool":
+        return "yes" if value else "no"
+    return display_value(value)
+
+
+def _ambiguity(spec: FindingSpec, typed: str) -> str:
+    """For a beginning shared by several choices, which ones it matches (``matur`` → mature and maturing)."""
+    lowered = typed.strip().lower().replace(" ", "_").replace("-", "_")
+    if spec.kind != "enum" or not lowered:
+        return ""
+    matches = [choice for choice in spec.choices if choice.startswith(lowered)]
+    if len(matches) < 2:
+        return ""
+    return f"{typed.strip()!r} matches {', '.join(matches[:-1])} and {matches[-1]}; type more of it"
+
+
+def summary_line(conclusion: Conclusion, labels: Mapping[Any, str], known: int | None = None) -> str:
+    """The running differential in one line, saying on how many findings it rests."""
     ranking = " · ".join(f"{labels[e.diagnosis]} {e.probability:.0%}" for e in conclusion.ranking)
     statuses = " · ".join(f"{s.condition.replace('_', ' ')}: {s.status}" for s in conclusion.secondary)
     flags = ", ".join(rule.id for rule, _ in conclusion.red_flags) or "none"
-    return f"→ {ranking} | {statuses} | red flags: {flags}"
+    basis = "" if known is None else f"on {known} finding{'' if known == 1 else 's'}: "
+    return f"→ {basis}{ranking} | {statuses} | red flags: {flags}"
 
 
 def save_draft(draft: Draft, path: Path) -> None:
@@ -323,7 +385,14 @@ def run_interview(
     ``on_change`` runs after every change of the answers (the CLI saves the draft there).
     """
     labels = {d: info.label for d, info in interview.evaluator.pack.diagnoses.items()}
-    write(f"Enter what is known; {COMMANDS}")
+
+    def running() -> str:
+        return summary_line(interview.evaluator.conclude(interview.findings), labels, len(interview.findings))
+
+    write(WELCOME)
+    if interview.draft.asked:  # resumed: what was said before, and where it stands
+        write(f"Resuming with {len(interview.draft.asked)} answers so far:\n  {interview.answered_text()}")
+        write(running())
     while True:
         question = interview.next_question()
         if question is None:
@@ -344,15 +413,17 @@ def run_interview(
             write(f"  {reply.message}. {COMMANDS}")
             continue
         if reply.kind == "show":
-            known = interview.case().findings.known()
-            write("  " + (", ".join(f"{k}={v}" for k, v in known.items()) or "nothing known yet"))
+            write("  " + interview.answered_text())
+            pending = [name for name in FINDING_SPECS if name not in interview.draft.asked]
+            if pending:
+                write(f"  not asked yet: {', '.join(pending)}")
             continue
         if reply.kind == "help":
             write(f"  {FINDING_SPECS[question.finding].description}. {COMMANDS}")
             continue
         if reply.kind == "done":
             break
-        if reply.kind == "back":
+        if reply.kind == "back" or reply.message:
             write(f"  {reply.message}")
         on_change()
-        write(summary_line(interview.evaluator.conclude(interview.findings), labels))
+        write(running())
