@@ -3,11 +3,22 @@ that goes to the terminal, an interview that listens, quizzes that do not give t
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 from pathlib import Path
 
+from rich.console import Console
+
 from ddx.case import load_case
-from tests.conftest import REFERENCE_CASE, run_ddx, terminal_ddx
+from ddx.evaluate import Evaluator
+from ddx.quiz.grading import grade
+from ddx.quiz.items import neutral_label
+from ddx.quiz.model import Answers
+from ddx.quiz.store import QuizStore
+from ddx.render.quiz import grade_renderables
+from tests.conftest import CASES_DIR, REFERENCE_CASE, REPO, Terminal, run_ddx, terminal_ddx
 
 # ---- never replace a user's file silently -----------------------------------------------------------------
 
@@ -154,3 +165,100 @@ def test_the_saved_title_is_readable(tmp_path: Path) -> None:
     assert title.startswith("Case entered with ddx new on ")
     assert " at " in title
     assert "-" not in title
+
+
+# ---- quizzes that do not give the answer away -------------------------------------------------------------
+
+
+def quiz_in_terminal(db: Path, case: str = "mo-nontraumatic-biceps-femoris-75yo-woman-annali") -> Terminal:
+    return terminal_ddx(
+        "quiz", "--case", case, "--student", "sam", "--db", str(db), "--cases", str(CASES_DIR), columns=120
+    )
+
+
+def test_the_quiz_shows_a_neutral_label_takes_the_printed_minus_and_labels_and_goes_back(tmp_path: Path) -> None:
+    case = "mo-nontraumatic-biceps-femoris-75yo-woman-annali"
+    terminal = quiz_in_terminal(tmp_path / "q.db", case)
+    opening = terminal.expect("Rank the diagnoses")
+    assert case not in opening
+    assert f"{neutral_label(case).capitalize()}:" in opening
+    terminal.send("3 2 1")
+    terminal.expect("present, absent or indeterminate?")
+    terminal.send("back")
+    terminal.expect("Back one question.")
+    terminal.expect("Rank the diagnoses")
+    terminal.send("1 2 3")
+    terminal.expect("indeterminate?")
+    terminal.send("absent")
+    for _ in range(4):  # supports, against ×2, red flags
+        terminal.expect("): ")
+        terminal.send("none")
+    terminal.expect("much more likely) ")
+    terminal.send("\u22122")  # as printed in the hint
+    terminal.expect("much more likely) ")
+    terminal.send("much more likely")
+    terminal.expect("much more likely) ")
+    terminal.send("+1 more likely")
+    terminal.expect("much more likely) ")
+    terminal.send("0")
+    assert terminal.finish() == 0
+    assert "answer −2" not in terminal.seen
+    (attempt,) = QuizStore(tmp_path / "q.db").attempts("sam")
+    assert attempt.answers["ranking"] == ["avulsion", "myositis_ossificans", "sarcoma"]
+    assert sorted(attempt.answers["script_concordance"].values()) == [-2, 0, 1, 2]
+
+
+def test_the_misconception_penalty_is_in_the_breakdown_and_spares_combined_rules(evaluator: Evaluator) -> None:
+    answers = Answers.model_validate(
+        {
+            "student": "alex",
+            "case": "reference-eurorad-14910",
+            "ranking": ["myositis_ossificans", "avulsion", "sarcoma"],
+            "impingement": "present",
+            "supports_first": ["trauma_history"],
+            "against": {"avulsion": ["age_years", "tendon_attachment"], "sarcoma": ["soft_tissue_mass"]},
+        }
+    )
+    result = grade(answers, load_case(REFERENCE_CASE), evaluator)
+    by_finding = {(m.finding, m.rule): m.penalised for m in result.misconceptions}
+    assert by_finding[("age_years", "AVU-ADULT-MATURE-OSSICLE-AT-ISCHIUM")] is False  # its rationale agrees
+    assert by_finding[("tendon_attachment", "AVU-TENDON-INSERTS-ON-LESION")] is True
+    assert by_finding[("trauma_history", "MO-NO-TRAUMA")] is True
+    assert result.misconception_penalty == min(10.0, sum(result.before_penalty.values()))
+    labels = {d: info.label for d, info in evaluator.pack.diagnoses.items()}
+    console = Console(width=120, record=True, file=io.StringIO(), no_color=True)
+    for part in grade_renderables(result, labels):
+        console.print(part)
+    text = console.export_text()
+    penalty = f"−{result.misconception_penalty:.1f}"
+    assert re.search(r"misconceptions \(2 × −5\)\s+" + penalty, text)
+    assert "not penalised: the rule weighs it only together with other findings" in " ".join(text.split())
+
+
+def test_exports_only_determinate_questions_for_the_chosen_cases_under_neutral_names() -> None:
+    everything = run_ddx("quiz", "export", "--format", "gift", "--cases", str(CASES_DIR))
+    assert everything.returncode == 0, everything.stderr
+    assert "=indeterminate" not in everything.stdout
+    assert not any(path.stem in everything.stdout.split("::")[1::2] for path in CASES_DIR.glob("*.yaml"))
+    chosen = run_ddx("quiz", "export", "-f", "gift", "--cases", str(CASES_DIR), "--case", "reference-eurorad-14910")
+    assert chosen.returncode == 0, chosen.stderr
+    names = re.findall(r"^::(.*?)::", chosen.stdout, flags=re.MULTILINE)
+    label = neutral_label("reference-eurorad-14910").capitalize()
+    assert names
+    assert all(name.startswith(label) for name in names)
+    assert "from 1 cases" in chosen.stderr
+
+
+def test_quiz_report_csv_holds_the_summaries_shown_on_screen(tmp_path: Path) -> None:
+    db = tmp_path / "q.db"
+    example = REPO / "examples" / "quiz-answers-reference.yaml"
+    assert run_ddx("quiz", "grade", str(example), "--save", "--db", str(db), "--cases", str(CASES_DIR)).returncode == 0
+    target = tmp_path / "report.csv"
+    done = run_ddx("quiz", "report", "--db", str(db), "--csv", str(target))
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(target.read_text().splitlines()))
+    tables = {row["table"] for row in rows}
+    assert {"student", "case"} <= tables
+    student = next(row for row in rows if row["table"] == "student")
+    assert (student["name"], student["attempts"]) == ("alex", "1")
+    assert "attempt" not in rows[0]

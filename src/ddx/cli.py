@@ -589,12 +589,7 @@ def quiz(
         attempt_id = attempt.id
     else:
         if case_set is not None:
-            from ddx.yamlsource import load_document
-
-            listed = load_document(case_set).data
-            if not isinstance(listed, list) or not listed or not all(isinstance(x, str) for x in listed):
-                _fail(f"{case_set}: expected a YAML list of case ids")
-            case_id = random.choice(listed)
+            case_id = random.choice(_case_set(case_set))
         elif pick_random or case_id is None:
             from ddx.case import discover_case_files
 
@@ -703,19 +698,21 @@ def quiz_history(
 
 @quiz_app.command("report")
 def quiz_report(
-    csv_file: Annotated[Path | None, typer.Option("--csv", help="Also write every attempt as CSV here.")] = None,
+    csv_file: Annotated[
+        Path | None, typer.Option("--csv", help="Also write these summaries as CSV here (a 'table' column each).")
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Progress per student and per case, and the most common misconceptions by rule."""
     from rich.table import Table
 
-    from ddx.quiz.report import attempts_csv, progress
+    from ddx.quiz.report import progress, summary_csv
     from ddx.quiz.store import QuizStore, default_db_path
 
     store = QuizStore(db or default_db_path())
     attempts = store.attempts()
     if csv_file is not None:
-        _write(csv_file, attempts_csv(attempts))
+        _write(csv_file, summary_csv(attempts, store.misconception_counts()))
     console = _console()
     for key, title in (("student", "Per student"), ("case_id", "Per case")):
         table = Table(title=title, title_justify="left")
@@ -747,9 +744,13 @@ def quiz_export(
         Path | None, typer.Option("--output", "-o", help="Write here instead of standard output.")
     ] = None,
     cases: CasesOption = Path("cases"),
+    case_ids: Annotated[
+        list[str] | None, typer.Option("--case", help="Only this curated case (repeatable; default: all).")
+    ] = None,
+    case_set: Annotated[Path | None, typer.Option("--set", help="Only the case ids in this YAML list.")] = None,
     rules: RulesOption = None,
 ) -> None:
-    """Write every curated case's quiz items for an LMS (Moodle XML or GIFT)."""
+    """Write curated cases' quiz items for an LMS (Moodle XML or GIFT): only questions with a determinate answer."""
     from ddx.api import evaluator_for
     from ddx.case import discover_case_files, load_case
     from ddx.quiz.export import gift, moodle_xml, questions_for
@@ -758,12 +759,28 @@ def quiz_export(
         _fail(f"--format: got {export_format!r}; expected moodle-xml or gift")
     evaluator = evaluator_for(rules)
     folder = cases if cases.is_dir() else _default_cases()
-    questions = [q for path in discover_case_files(folder) for q in questions_for(load_case(path), evaluator)]
+    chosen = list(case_ids or [])
+    if case_set is not None:
+        chosen += _case_set(case_set)
+    selected = [_case_by_id(folder, case_id) for case_id in chosen] or [
+        load_case(path) for path in discover_case_files(folder)
+    ]
+    questions = [q for case in selected for q in questions_for(case, evaluator)]
     text = moodle_xml(questions) if export_format == "moodle-xml" else gift(questions)
     if output is None:
         typer.echo(text, nl=False)
     else:
         _write(output, text)
+    typer.echo(f"{len(questions)} questions from {len(selected)} cases", err=True)
+
+
+def _case_set(path: Path) -> list[str]:
+    from ddx.yamlsource import load_document
+
+    listed = load_document(path).data
+    if not isinstance(listed, list) or not listed or not all(isinstance(x, str) for x in listed):
+        _fail(f"{path}: expected a YAML list of case ids")
+    return list(listed)
 
 
 def main() -> None:

@@ -71,7 +71,10 @@ def grade_renderables(grade: Grade, labels: Mapping[Any, str]) -> list[Renderabl
     if grade.misconceptions:  # a list, not a table: the explanation is the teaching, and must read as prose
         lines: list[RenderableType] = [Text("Misconceptions", style="italic")]
         for item in grade.misconceptions:
-            lines.append(Text.assemble(("✗ ", "bold red"), f"You said: {item.finding} {item.student_said}"))
+            said = f"You said: {item.finding} {item.student_said}"
+            if not item.penalised:
+                said += " (not penalised: the rule weighs it only together with other findings)"
+            lines.append(Text.assemble(("✗ ", "bold red"), said))
             but = f"But {item.rule} weighs it {item.direction} {labels[item.diagnosis]}: {item.rationale}"
             lines.append(Padding(Group(Text(but), Text(f"Source: {item.citation}", style="dim")), (0, 0, 1, 2)))
         parts.append(Group(*lines))
@@ -90,8 +93,14 @@ def grade_renderables(grade: Grade, labels: Mapping[Any, str]) -> list[Renderabl
     score.add_column("Points", justify="right")
     score.add_column("of", justify="right")
     for part, maximum in grade.maximum.items():
-        score.add_row(part.replace("_", " "), f"{grade.breakdown.get(part, 0):.1f}", f"{maximum:g}")
+        points = grade.before_penalty.get(part, grade.breakdown.get(part, 0))
+        score.add_row(part.replace("_", " "), f"{points:.1f}", f"{maximum:g}")
+    penalised = sum(1 for m in grade.misconceptions if m.penalised)
+    if grade.misconceptions:
+        score.add_row(f"misconceptions ({penalised} × −5)", f"−{grade.misconception_penalty:.1f}", "")
     parts.append(score)
+    if grade.misconceptions:
+        parts.append(Text("Misconceptions come off the two findings parts, never below 0.", style="dim"))
     return parts
 
 
