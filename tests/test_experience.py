@@ -7,8 +7,10 @@ import csv
 import io
 import json
 import re
+import shutil
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from ddx.case import load_case
@@ -262,3 +264,74 @@ def test_quiz_report_csv_holds_the_summaries_shown_on_screen(tmp_path: Path) -> 
     student = next(row for row in rows if row["table"] == "student")
     assert (student["name"], student["attempts"]) == ("alex", "1")
     assert "attempt" not in rows[0]
+
+
+# ---- rule authors -----------------------------------------------------------------------------------------
+
+
+def test_authoring_notes_reach_rule_authors_and_never_the_clinician(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO / "rules", rules)
+    text = (rules / "avulsion.yaml").read_text()
+    marker = "    citations: [eurorad-14910]\n"
+    anchor = text.index("  - id: AVU-TENDON-INSERTS-ON-LESION")
+    at = text.index(marker, anchor)
+    note = "    notes: One finding, two consequences, so one rule with two effects (AUTHORING-NOTE).\n"
+    (rules / "avulsion.yaml").write_text(text[:at] + note + text[at:])
+    shown = run_ddx("rules", "show", "AVU-TENDON-INSERTS-ON-LESION", "--rules", str(rules))
+    assert shown.returncode == 0, shown.stderr
+    assert "Notes for rule authors" in shown.stdout
+    assert "AUTHORING-NOTE" in shown.stdout
+    assert "AUTHORING-NOTE" in run_ddx("rules", "docs", "--rules", str(rules)).stdout
+    for output_format in ("text", "markdown", "json"):
+        report = run_ddx("assess", str(REFERENCE_CASE), "--rules", str(rules), "-f", output_format)
+        assert report.returncode == 0, report.stderr
+        assert "AUTHORING-NOTE" not in report.stdout
+
+
+def test_rules_show_explains_the_review_status() -> None:
+    shown = run_ddx("rules", "show", "MO-CLEFT-FROM-BONE")
+    assert "status: draft (no review recorded for this rule" in " ".join(shown.stdout.split())
+
+
+# ---- what if, and the smaller points ----------------------------------------------------------------------
+
+
+def test_what_if_opens_with_a_clinicians_summary() -> None:
+    case = CASES_DIR / "mo-nontraumatic-biceps-femoris-75yo-woman-annali.yaml"
+    done = run_ddx("assess", str(case), "--set", "cleft_from_bone=yes", "--set", "trauma_history=recent")
+    assert done.returncode == 0, done.stderr
+    first = " ".join(done.stdout.split("ddx ·")[0].split())
+    assert first.startswith("What if cleft_from_bone=yes, trauma_history=recent:")
+    assert re.search(r"Myositis ossificans \d+\.\d % → \d+\.\d %", first)
+    assert "now fires: MO-CLEFT-FROM-BONE (" in first
+    assert "no longer fires: MO-NO-TRAUMA" in first
+    assert done.stdout.index("What if") < done.stdout.index("Disclaimer") < done.stdout.index("Changes against")
+
+
+def test_set_without_a_value_says_what_is_missing() -> None:
+    done = run_ddx("assess", str(REFERENCE_CASE), "--set", "age_years")
+    assert done.returncode == 2
+    assert "--set age_years: missing =VALUE" in done.stderr
+
+
+def test_shell_completion_follows_typers_convention() -> None:
+    shown = run_ddx("--show-completion", env={"SHELL": "/bin/bash"})
+    assert shown.returncode == 0, shown.stderr
+    assert "_ddx_completion" in shown.stdout
+    assert "--install-completion" in run_ddx("--help").stdout
+    completed = run_ddx(env={"_DDX_COMPLETE": "complete_bash", "COMP_WORDS": "ddx ass", "COMP_CWORD": "1"})
+    assert completed.stdout.split() == ["assess"]
+
+
+def test_the_api_takes_a_mapping_and_says_clearly_what_it_cannot_take(evaluator: Evaluator) -> None:
+    from ddx import api
+
+    by_findings = api.assess({"age_years": 24, "site": "proximal_thigh", "trauma_history": "recent"}, evaluator)
+    by_document = api.assess({"findings": {"age_years": 24, "site": "proximal_thigh", "trauma_history": "recent"}})
+    assert by_findings.ranking == by_document.ranking
+    assert by_findings.top.diagnosis == "myositis_ossificans"
+    with pytest.raises(TypeError, match="takes a ddx Case or a mapping"):
+        api.assess("cases/reference-eurorad-14910.yaml")  # type: ignore[arg-type]
+    for function in (api.assess, api.assess_file, api.evaluator_for, api.as_case):
+        assert function.__doc__

@@ -22,7 +22,7 @@ app = typer.Typer(
     help="Rule-based differential diagnosis of ossified lesions at the ischial tuberosity "
     "(avulsion, myositis ossificans, sarcoma). Decision support for clinicians, not a diagnosis.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion, typer's convention
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -145,12 +145,14 @@ def _assess_what_if(case: Any, changes: list[str], evaluator: Any, output_format
     from ddx.api import assess as assess_case
     from ddx.findings import FINDING_SPECS, AnswerError, parse_answer, suggest
     from ddx.regress import compare_reports
-    from ddx.render.regress import changes_table
+    from ddx.render.regress import changes_table, what_if_summary
 
     findings = case.findings.known()
     for change in changes:
         name, separator, text = change.partition("=")
         name = name.strip()
+        if not separator and name in FINDING_SPECS:
+            _fail(f"--set {name}: missing =VALUE (e.g. --set {name}=unknown)")
         if not separator or name not in FINDING_SPECS:
             hint = suggest(name, FINDING_SPECS) if name else ""
             _fail(f"--set {change!r}: expected finding=value with a known finding{hint}")
@@ -164,6 +166,8 @@ def _assess_what_if(case: Any, changes: list[str], evaluator: Any, output_format
             findings[name] = value
     changed = case.model_copy(update={"findings": type(case.findings).model_validate(findings)})
     before, after = assess_case(case, evaluator), assess_case(changed, evaluator)
+    if output_format == "text":  # the clinician's summary first; the rule author's detail after the report
+        _console().print(what_if_summary(before, after, ", ".join(changes)))
     _print_report(after, output_format)
     if output_format == "text":
         _console().print(changes_table([compare_reports(before, after)], f"the saved case ({', '.join(changes)})"))
@@ -487,7 +491,7 @@ def rules_show(
     fired_on = None
     if cases.exists():
         fired_on = cases_firing(case_paths(cases), evaluator, rule_id)
-    text = rule_markdown(pack, pack.by_id[rule_id], fired_on)
+    text = rule_markdown(pack, pack.by_id[rule_id], fired_on, explain_status=True)
     console = _console()
     if console.is_terminal:
         console.print(Markdown(text))
@@ -788,7 +792,7 @@ def main() -> None:
     from ddx.errors import DdxInputError
 
     try:
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, prog_name="ddx")
     except typer.Exit as done:
         code = done.exit_code
     except DdxInputError as error:

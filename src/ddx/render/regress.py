@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ddx.regress import CaseChange, RegressionRun
+from ddx.report import Report
 
 
 def _status(result_error: str | None, checked: bool, failures: tuple[str, ...]) -> tuple[str, str]:
@@ -109,4 +110,27 @@ def changes_table(changes: list[CaseChange], against: str) -> RenderableType:
         if rules.plain.strip():
             body.append(Text.assemble("rules: ", rules))
         lines += [Text(change.case_id, style="bold"), Padding(Group(*body), (0, 0, 0, 4))]
+    return Group(*lines)
+
+
+def what_if_summary(before: Report, after: Report, changes: str) -> RenderableType:
+    """A clinician's summary of a what-if: each diagnosis before → after, and the rules that now fire or stop."""
+    old = {e.diagnosis: e.probability for e in before.ranking}
+    lines: list[RenderableType] = [Text(f"What if {changes}:", style="bold")]
+    moves = "; ".join(f"{e.label} {old[e.diagnosis] * 100:.1f} % → {e.probability * 100:.1f} %" for e in after.ranking)
+    if before.top.diagnosis != after.top.diagnosis:
+        moves += f" (now first: {after.top.label}, was {before.top.label})"
+    lines.append(Padding(Text(moves), (0, 0, 0, 2)))
+    titles = {item.rule: item.title for e in after.ranking + before.ranking for item in e.evidence}
+    started = [r for r in after.fired_rules if r not in before.fired_rules]
+    stopped = [r for r in before.fired_rules if r not in after.fired_rules]
+    for words, rules in (("now fires", started), ("no longer fires", stopped)):
+        if rules:
+            named = "; ".join(f"{r} ({titles[r]})" if r in titles else r for r in rules)
+            lines.append(Padding(Text(f"{words}: {named}"), (0, 0, 0, 2)))
+    status = {s.condition: (s.label, s.status) for s in before.secondary}
+    for secondary in after.secondary:
+        label, was = status.get(secondary.condition, (secondary.label, secondary.status))
+        if was != secondary.status:
+            lines.append(Padding(Text(f"{label}: {was} → {secondary.status}"), (0, 0, 0, 2)))
     return Group(*lines)

@@ -72,12 +72,25 @@ def rules_table(pack: RulePack, width: int = 160) -> RenderableType:
     return Group(*lines)
 
 
-def rule_markdown(pack: RulePack, rule: Rule, cases: list[str] | None = None, *, heading: str = "##") -> str:
-    """One rule as a document: what it does, why, examples, (cases,) references."""
+STATUS_MEANING = {
+    "draft": "draft (no review recorded for this rule: draft is the default of maintenance.validated)",
+    "reviewed": "reviewed (a review is recorded in the rule's maintenance.validated)",
+    "validated": "validated (recorded as validated in the rule's maintenance.validated)",
+}
+
+
+def rule_markdown(
+    pack: RulePack, rule: Rule, cases: list[str] | None = None, *, heading: str = "##", explain_status: bool = False
+) -> str:
+    """One rule as a document: what it does, why, authoring notes, examples, (cases,) references.
+
+    ``explain_status`` says what the review status means (``rules show``); docs/rules.md keeps the short form.
+    """
     sub = heading + "#"
     lines = [f"{heading} {rule.id}: {rule.title}", ""]
     location = f"{_relative(rule.file, pack)}:{rule.line}"
-    stamp = f"`{location}` · stage: {rule.stage} · status: {rule.maintenance.validated}"
+    status = STATUS_MEANING[rule.maintenance.validated] if explain_status else rule.maintenance.validated
+    stamp = f"`{location}` · stage: {rule.stage} · status: {status}"
     lines += [stamp, "", f"{sub} What it does", "", f"Fires when **{rule.when.to_text()}**.", ""]
     for effect in rule.effects:
         lines.append(f"- {effect_text(pack, effect)}")
@@ -85,7 +98,10 @@ def rule_markdown(pack: RulePack, rule: Rule, cases: list[str] | None = None, *,
             lines.append(f"  — {' '.join(effect.red_flag.split())}")
         if isinstance(effect, RecommendationEffect):
             lines.append(f"  — {' '.join(effect.recommendation.split())}")
-    lines += ["", f"{sub} Why", "", " ".join(rule.rationale.split()), "", f"{sub} Examples", ""]
+    lines += ["", f"{sub} Why", "", " ".join(rule.rationale.split()), ""]
+    if rule.notes:
+        lines += [f"{sub} Notes for rule authors", "", " ".join(rule.notes.split()), ""]
+    lines += [f"{sub} Examples", ""]
     lines += [f"- fires: `{format_findings(example) or '(no findings)'}`" for example in rule.examples.fires]
     lines += [
         f"- does not fire: `{format_findings(example) or '(no findings)'}`" for example in rule.examples.does_not_fire
