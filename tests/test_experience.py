@@ -6,8 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -335,3 +338,36 @@ def test_the_api_takes_a_mapping_and_says_clearly_what_it_cannot_take(evaluator:
         api.assess("cases/reference-eurorad-14910.yaml")  # type: ignore[arg-type]
     for function in (api.assess, api.assess_file, api.evaluator_for, api.as_case):
         assert function.__doc__
+
+
+def test_against_a_git_ref_is_looked_up_in_the_current_repository(tmp_path: Path) -> None:
+    copy = tmp_path / "rules"
+    shutil.copytree(REPO / "rules", copy)
+    done = subprocess.run(
+        [sys.executable, "-m", "ddx.cli", "regress", str(REFERENCE_CASE), "--rules", str(copy), "--against", "HEAD"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "COLUMNS": "120"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Changes against HEAD: 0 of 1 cases moved" in done.stdout
+
+
+def test_snapshots_show_a_json_diff_and_the_kind_of_change(tmp_path: Path) -> None:
+    assert run_ddx("regress", str(REFERENCE_CASE), "--snapshots", str(tmp_path), "--update").returncode == 0
+    snapshot = tmp_path / "reference-eurorad-14910.json"
+    data = json.loads(snapshot.read_text())
+    data["unknown_findings"][0]["could_change_top"] = not data["unknown_findings"][0]["could_change_top"]
+    snapshot.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    done = run_ddx("regress", str(REFERENCE_CASE), "--snapshots", str(tmp_path))
+    assert done.returncode == 1
+    assert "reference-eurorad-14910: its report changed — unknown findings only" in done.stdout
+    assert '-      "could_change_top": ' in done.stdout
+    assert '+      "could_change_top": ' in done.stdout
+    machine = json.loads(run_ddx("regress", str(REFERENCE_CASE), "--snapshots", str(tmp_path), "--json").stdout)
+    (change,) = machine["snapshot_changes"]
+    assert change["kinds"] == ["unknown findings only (what could change the top)"]
+    assert change["diff"].startswith("---")

@@ -392,23 +392,18 @@ def regress(
 ) -> None:
     """Run every curated case's expectations; exit 1 if any fails (or a snapshot differs)."""
     import json
-    import tempfile
 
     from ddx.api import evaluator_for
-    from ddx.evaluate import Evaluator
     from ddx.regress import (
         case_paths,
-        compare_runs,
         junit_xml,
         rule_coverage,
-        rules_at,
         run_regression,
         run_summary,
-        snapshot_mismatches,
+        snapshot_changes,
         write_snapshots,
     )
-    from ddx.render.regress import changes_table, coverage_table, results_table
-    from ddx.rulepack import default_rules_dir, load_rule_pack
+    from ddx.render.regress import changes_table, coverage_table, results_table, snapshot_changes_view
 
     if update and snapshots is None:
         _fail("--update needs --snapshots DIR")
@@ -418,22 +413,23 @@ def regress(
     evaluator = evaluator_for(rules)
     run = run_regression(paths, evaluator)
     cover = rule_coverage(run, [rule.id for rule in evaluator.pack.rules])
-    changes = None
-    if against is not None:
-        with tempfile.TemporaryDirectory(prefix="ddx-against-") as workdir:
-            old_rules = rules_at(against, rules or default_rules_dir(), Path(workdir))
-            old_evaluator = Evaluator(load_rule_pack(old_rules))
-            changes = compare_runs(run_regression(paths, old_evaluator), run)
-            old_evaluator.close()
+    changes = None if against is None else _changes_against(against, rules, paths, run)
     stale: list[str] = []
-    if snapshots is not None:
-        stale = write_snapshots(run, snapshots) if update else snapshot_mismatches(run, snapshots)
+    snapshot_diffs: list[Any] = []
+    if snapshots is not None and update:
+        stale = write_snapshots(run, snapshots)
+    elif snapshots is not None:
+        snapshot_diffs = snapshot_changes(run, snapshots)
+        stale = [change.case_id for change in snapshot_diffs]
     if junit is not None:
         _write(junit, junit_xml(run))
     failed = len(run.failed) + (0 if update else len(stale))
     if as_json:
         summary = run_summary(run, cover, changes)
         summary["stale_snapshots"] = [] if update else stale
+        summary["snapshot_changes"] = [
+            {"case_id": c.case_id, "kinds": list(c.kinds), "diff": c.diff} for c in snapshot_diffs
+        ]
         typer.echo(json.dumps(summary, indent=2))
     else:
         console = _console()
@@ -447,12 +443,30 @@ def regress(
             f"Rules exercised by curated cases: {len(cover) - len(uncovered)} of {len(cover)}"
             + (f"; not exercised: {', '.join(uncovered)}" if uncovered else "")
         )
-        if snapshots is not None and stale:
-            verb = "updated" if update else "differ from their snapshot (review, then --update)"
-            console.print(f"Snapshots {verb}: {', '.join(stale)}")
+        if snapshots is not None and stale and update:
+            console.print(f"Snapshots updated: {', '.join(stale)}")
+        if snapshot_diffs:
+            console.print(snapshot_changes_view(snapshot_diffs, str(snapshots)), soft_wrap=True)
         console.print(f"{len(run.results) - len(run.failed)} passed, {len(run.failed)} failed")
     if failed:
         raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def _changes_against(against: str, rules: Path | None, paths: list[Path], run: Any) -> Any:
+    """What moved between the rules of ``against`` (a folder or a git ref of the current repository) and now."""
+    import tempfile
+
+    from ddx.evaluate import Evaluator
+    from ddx.regress import compare_runs, rules_at, run_regression
+    from ddx.rulepack import default_rules_dir, load_rule_pack
+
+    with tempfile.TemporaryDirectory(prefix="ddx-against-") as workdir:
+        old_rules = rules_at(against, rules or default_rules_dir(), Path(workdir))
+        old_evaluator = Evaluator(load_rule_pack(old_rules))
+        try:
+            return compare_runs(run_regression(paths, old_evaluator), run)
+        finally:
+            old_evaluator.close()
 
 
 rules_app = typer.Typer(help="Inspect, document and lint the rule pack.", no_args_is_help=True)

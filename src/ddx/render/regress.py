@@ -12,7 +12,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from ddx.regress import CaseChange, RegressionRun
+from ddx.regress import CaseChange, RegressionRun, SnapshotChange
 from ddx.report import Report
 
 
@@ -133,4 +133,20 @@ def what_if_summary(before: Report, after: Report, changes: str) -> RenderableTy
         label, was = status.get(secondary.condition, (secondary.label, secondary.status))
         if was != secondary.status:
             lines.append(Padding(Text(f"{label}: {was} → {secondary.status}"), (0, 0, 0, 2)))
+    return Group(*lines)
+
+
+def snapshot_changes_view(changes: list[SnapshotChange], directory: str) -> RenderableType:
+    """Each changed report: its case, the kinds of change, and the JSON diff to review (not wrapped)."""
+    lines: list[RenderableType] = []
+    for change in changes:
+        lines.append(Text(f"{change.case_id}: its report changed — {'; '.join(change.kinds)}", style="bold"))
+        if change.diff:
+            lines.append(Text(change.diff.rstrip("\n"), style="dim"))
+    lines.append(
+        Text(
+            f"{len(changes)} report(s) differ from their snapshot in {directory}: "
+            "review each diff above, then refresh on purpose with --update"
+        )
+    )
     return Group(*lines)
