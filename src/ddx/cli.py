@@ -215,8 +215,11 @@ def new(
 ) -> None:
     """Enter a case through a guided interview that asks the most useful question next; saves a case file.
 
-    In a terminal the dialogue is interactive; with answers piped in, prompts and answers go to standard
-    error as a transcript and standard output carries only the report.
+    At any prompt: an answer; finding=value (several, comma-separated) for anything already known; unknown
+    (or skip, or an empty line); back; show; done; help. In a terminal the dialogue is interactive, with line
+    editing and history; with answers piped in, or the report redirected (ddx new ... > report.md), prompts
+    and answers go to standard error and standard output carries only the report. An existing --out file is
+    replaced only with --force or after a yes at the terminal.
     """
     import signal
 
