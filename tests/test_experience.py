@@ -102,7 +102,7 @@ def test_a_redirected_report_keeps_the_dialogue_on_the_terminal(tmp_path: Path) 
 
 def test_prompts_have_line_editing_and_history(tmp_path: Path) -> None:
     terminal = terminal_ddx("new", "--out", str(tmp_path / "c.yaml"))
-    terminal.expect("(site,")
+    terminal.expect("4 other): ")  # the prompt's last line: readline is listening
     terminal.send_raw(b"proxx\x1b[D\x7f\r")  # a typo, Left, Backspace: "prox"
     terminal.expect("→ on 1 finding:")
     terminal.expect("): ")
@@ -112,6 +112,21 @@ def test_prompts_have_line_editing_and_history(tmp_path: Path) -> None:
     assert terminal.finish() == 0
     assert load_case(tmp_path / "c.yaml").findings.known() == {"site": "proximal_thigh"}
     assert "\\x1b" not in terminal.seen
+
+
+def test_a_long_prompt_wraps_between_words(tmp_path: Path) -> None:
+    terminal = terminal_ddx("new", "--out", str(tmp_path / "c.yaml"), "--order", "fixed")
+    terminal.expect("(age_years, 0–120): ")
+    terminal.send("unknown")
+    terminal.expect("(sex, ")
+    terminal.send("skip")
+    shown = terminal.expect("3 recent): ").split("\n")
+    prompt = shown[shown.index(next(line for line in shown if line.startswith("Trauma history"))) :]
+    assert len(prompt) == 2
+    assert all(len(line) < 80 for line in prompt)
+    assert any("(trauma_history, " in line for line in prompt)
+    terminal.send("done")
+    assert terminal.finish() == 0
 
 
 def test_findings_can_be_given_out_of_turn_several_at_once(tmp_path: Path) -> None:

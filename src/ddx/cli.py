@@ -287,6 +287,24 @@ def _new_draft(out: Path | None, case_id: str | None, title: str | None, order: 
     return draft, target.with_name(target.name + ".draft")
 
 
+def _wrap_prompt(prompt: str, stream: Any) -> tuple[str, str]:
+    """A prompt wider than the terminal, wrapped between words: (lines to print first, the last line to ask with).
+
+    The terminal would otherwise break it mid-word (``(trauma_his`` / ``tory, …``); readline needs the prompt
+    itself on one line.
+    """
+    import textwrap
+
+    try:
+        width = os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError):
+        return "", prompt
+    if len(prompt) < width:
+        return "", prompt
+    lines = textwrap.wrap(prompt, width=width - 1, break_long_words=False, break_on_hyphens=False)
+    return "".join(line + "\n" for line in lines[:-1]), lines[-1] + " "
+
+
 def _dialogue_on_stderr(interactive: bool) -> bool:
     """Prompts and replies go to standard error when answers are piped in or the report is redirected."""
     return not (interactive and sys.stdout.isatty())
@@ -298,6 +316,9 @@ def _line_reader(interactive: bool) -> Any:
             import readline  # noqa: F401
 
     def read_line(prompt: str) -> str:
+        if interactive and (sys.stdout.isatty() or sys.stderr.isatty()):
+            head, prompt = _wrap_prompt(prompt, sys.stdout if sys.stdout.isatty() else sys.stderr)
+            (sys.stdout if sys.stdout.isatty() else sys.stderr).write(head)
         if interactive and sys.stdout.isatty():
             return input(prompt)
         if interactive and sys.stderr.isatty():
