@@ -386,3 +386,10 @@ def test_snapshots_show_a_json_diff_and_the_kind_of_change(tmp_path: Path) -> No
     (change,) = machine["snapshot_changes"]
     assert change["kinds"] == ["unknown findings only (what could change the top)"]
     assert change["diff"].startswith("---")
+
+
+def test_the_quiz_takes_a_unique_beginning_of_a_finding(evaluator: Evaluator) -> None:
+    from ddx.quiz.session import QuizSession
+
+    session = QuizSession(load_case(REFERENCE_CASE), evaluator, "kim")
+    assert session._findings("palpable, tendon") == ["palpable_mass", "tendon_attachment"]

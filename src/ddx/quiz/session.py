@@ -184,6 +184,8 @@ class QuizSession:
                 name = options[int(part) - 1]
             elif part in options:
                 name = part
+            elif len([o for o in options if o.startswith(part)]) == 1:  # a unique beginning, as in `ddx new`
+                name = next(o for o in options if o.startswith(part))
             else:
                 from ddx.findings import suggest
 
