@@ -327,6 +327,12 @@ def test_what_if_opens_with_a_clinicians_summary() -> None:
     assert done.stdout.index("What if") < done.stdout.index("Disclaimer") < done.stdout.index("Changes against")
 
 
+def test_what_if_names_a_new_red_flag_in_the_summary() -> None:
+    done = run_ddx("assess", str(REFERENCE_CASE), "--set", "lesion_maturity=immature")
+    first = " ".join(done.stdout.split("ddx ·")[0].split())
+    assert "new urgent red flag: History of malignancy with a growing" in first
+
+
 def test_set_without_a_value_says_what_is_missing() -> None:
     done = run_ddx("assess", str(REFERENCE_CASE), "--set", "age_years")
     assert done.returncode == 2

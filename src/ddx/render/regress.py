@@ -128,6 +128,12 @@ def what_if_summary(before: Report, after: Report, changes: str) -> RenderableTy
         if rules:
             named = "; ".join(f"{r} ({titles[r]})" if r in titles else r for r in rules)
             lines.append(Padding(Text(f"{words}: {named}"), (0, 0, 0, 2)))
+    raised = {flag.rule for flag in before.red_flags}
+    for flag in after.red_flags:
+        if flag.rule not in raised:
+            style = "bold red" if flag.severity == "urgent" else "bold yellow"
+            said = Text.assemble((f"new {flag.severity} red flag: ", style), " ".join(flag.message.split()))
+            lines.append(Padding(said, (0, 0, 0, 2)))
     status = {s.condition: (s.label, s.status) for s in before.secondary}
     for secondary in after.secondary:
         label, was = status.get(secondary.condition, (secondary.label, secondary.status))
