@@ -195,6 +195,8 @@ def _confirm_replace(path: Path, force: bool, what: str) -> None:
             answer = sys.stdin.readline()
         except KeyboardInterrupt:
             answer = ""
+        if not answer.endswith("\n"):  # Ctrl-D or Ctrl-C: end the prompt's line before the message
+            sys.stderr.write("\n")
         if answer.strip().lower() in ("y", "yes"):
             return
         _fail(f"{path}: not replaced (nothing written); choose another file or use --force")
