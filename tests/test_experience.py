@@ -399,3 +399,17 @@ def test_the_quiz_takes_a_unique_beginning_of_a_finding(evaluator: Evaluator) ->
 
     session = QuizSession(load_case(REFERENCE_CASE), evaluator, "kim")
     assert session._findings("palpable, tendon") == ["palpable_mass", "tendon_attachment"]
+
+
+def test_quiz_history_never_cuts_a_case_id(tmp_path: Path) -> None:
+    from ddx.render.quiz import history_table
+
+    store = QuizStore(tmp_path / "q.db")
+    case = "sarcoma-at-ischial-tuberosity-after-sprint-mimicking-avulsion-constructed"
+    store.start("alex", case, {"name": "p", "version": "1", "digest": "d"}, {})
+    for width in (80, 120):
+        console = Console(width=width, record=True, file=io.StringIO(), no_color=True)
+        console.print(history_table(store.attempts(), "Quiz attempts", width))
+        text = console.export_text()
+        assert case in text.split()
+        assert "…" not in text

@@ -737,7 +737,10 @@ def quiz_history(
     attempts = store.attempts(student)
     if csv_file is not None:
         _write(csv_file, attempts_csv(attempts))
-    _console().print(history_table(attempts, f"Quiz attempts{' of ' + student if student else ''} ({store.path})"))
+    console = _console()
+    console.print(
+        history_table(attempts, f"Quiz attempts{' of ' + student if student else ''} ({store.path})", console.width)
+    )
 
 
 @quiz_app.command("report")

@@ -104,11 +104,29 @@ def grade_renderables(grade: Grade, labels: Mapping[Any, str]) -> list[Renderabl
     return parts
 
 
-def history_table(attempts: list[Attempt], title: str) -> Table:
-    table = Table(title=title, title_justify="left", box=box.SIMPLE)
-    for column in ("#", "Started", "Student", "Case", "Status", "Score"):
-        table.add_column(column)
-    for attempt in attempts:
-        score = "—" if attempt.score is None else f"{attempt.score:.0f}"
-        table.add_row(str(attempt.id), attempt.started_at, attempt.student, attempt.case_id, attempt.status, score)
-    return table
+def history_table(attempts: list[Attempt], title: str, width: int = 120) -> RenderableType:
+    """Attempts, oldest first: a table where every case id fits whole, else one line per attempt."""
+    rows = [
+        (
+            str(a.id),
+            a.started_at[:16].replace("T", " "),
+            a.student,
+            a.case_id,
+            a.status,
+            "—" if a.score is None else f"{a.score:.0f}",
+        )
+        for a in attempts
+    ]
+    widths = [max((len(row[i]) for row in rows), default=0) for i in range(6)]
+    if sum(max(w, 8) for w in widths) + 2 * 6 + 2 <= width:
+        table = Table(title=title, title_justify="left", box=box.SIMPLE)
+        for column in ("#", "Started", "Student", "Case", "Status", "Score"):
+            table.add_column(column, no_wrap=True)
+        for row in rows:
+            table.add_row(*row)
+        return table
+    lines: list[RenderableType] = [Text(title, style="italic")]
+    for number, started, student, case_id, status, score in rows:
+        lines.append(Text(f"{number:>3}  {started}  {student}  {status}  {score}"))
+        lines.append(Padding(Text(case_id, style="dim"), (0, 0, 0, 5)))
+    return Group(*lines)
