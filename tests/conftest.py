@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import codecs
+import fcntl
 import os
+import pty
+import re
+import select
+import struct
 import subprocess
 import sys
+import termios
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -71,3 +79,82 @@ def write(tmp_path: Path) -> Callable[[str, str], Path]:
         return path
 
     return _write
+
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\x1b[=>]|\r")
+
+
+def _controlling_terminal() -> None:
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+class Terminal:
+    """``ddx ARGS`` in a pseudo-terminal of a given width, driven as a person at the keyboard drives it."""
+
+    def __init__(self, args: tuple[str, ...], columns: int, stdout: int | None, env: dict[str, str] | None) -> None:
+        self.master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ddx.cli", *args],
+            stdin=slave,
+            stdout=slave if stdout is None else stdout,
+            stderr=slave,
+            env={**os.environ, "TERM": "xterm", "COLUMNS": str(columns), **(env or {})},
+            start_new_session=True,
+            preexec_fn=_controlling_terminal,  # noqa: PLW1509 (tests start no threads) Ctrl-C is SIGINT, as at a keyboard
+        )
+        os.close(slave)
+        self.seen = ""
+        self.consumed = 0
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def _read(self, timeout: float) -> bool:
+        ready, _, _ = select.select([self.master], [], [], timeout)
+        if not ready:
+            return False
+        try:
+            chunk = os.read(self.master, 65536)
+        except OSError:  # the child closed the terminal
+            return False
+        if not chunk:
+            return False
+        self.seen += ANSI.sub("", self.decoder.decode(chunk))
+        return True
+
+    def expect(self, text: str, timeout: float = 60) -> str:
+        """Wait until ``text`` appears after what earlier calls consumed; return the output up to it."""
+        deadline = time.monotonic() + timeout
+        while text not in self.seen[self.consumed :]:
+            if time.monotonic() > deadline or (not self._read(0.2) and self.process.poll() is not None):
+                if text in self.seen[self.consumed :]:
+                    break
+                raise AssertionError(f"never saw {text!r}; the terminal shows:\n{self.seen[self.consumed :]}")
+        end = self.seen.index(text, self.consumed) + len(text)
+        shown, self.consumed = self.seen[self.consumed : end], end
+        return shown
+
+    def send(self, line: str) -> None:
+        os.write(self.master, (line + "\r").encode())
+
+    def send_raw(self, data: bytes) -> None:
+        os.write(self.master, data)
+
+    def finish(self, timeout: float = 60) -> int:
+        """Wait for the exit code, reading everything the terminal still shows."""
+        deadline = time.monotonic() + timeout
+        while self.process.poll() is None and time.monotonic() < deadline:
+            self._read(0.1)
+        while self._read(0.1):
+            pass
+        os.close(self.master)
+        return self.process.wait(timeout=5)
+
+    @property
+    def rest(self) -> str:
+        return self.seen[self.consumed :]
+
+
+def terminal_ddx(
+    *args: str, columns: int = 80, stdout: int | None = None, env: dict[str, str] | None = None
+) -> Terminal:
+    return Terminal(args, columns, stdout, env)

@@ -40,6 +40,7 @@ ENGINE_NUMBERS: dict[tuple[str, float], str] = {
     ("quiz/model.py", 1.0): "an item listed more than once (count > 1)",
     ("rulepack.py", 1.0): "more than one effect of a kind, target or file (count > 1, len(set) == 1)",
     ("vocabulary.py", 1.0): "a value listed more than once (count > 1)",
+    ("interview.py", 1.0): "'1 finding' against 'N findings' in the running differential's label",
     ("extract.py", 2.0): "token positions two back in a sentence, and a blank line (two line breaks)",
 }
 

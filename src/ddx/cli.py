@@ -57,7 +57,7 @@ _APP_SETTINGS: dict[str, Any] = {
     "help": "Rule-based differential diagnosis: ranks a rule pack's diagnoses for a case and explains every "
     "choice (the shipped pack, or any other with --rules). Decision support for clinicians, not a diagnosis.",
     "no_args_is_help": True,
-    "add_completion": False,
+    "add_completion": True,  # --install-completion / --show-completion, typer's convention
     "pretty_exceptions_enable": False,
     "rich_markup_mode": None,
 }
@@ -108,18 +108,26 @@ def assess(
         typer.Argument(help="Case file (YAML or JSON); '-' reads standard input; none starts the interview."),
     ] = None,
     output_format: Annotated[
-        str, typer.Option("--format", "-f", help="Output format: text, markdown or json.")
-    ] = "text",
+        str | None,
+        typer.Option(
+            "--format", "-f", help="Output format: text, markdown or json (default: from the -o extension, else text)."
+        ),
+    ] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to this file.")] = None,
     rules: RulesOption = None,
     what_if: Annotated[
         list[str] | None,
-        typer.Option("--set", help="What if: finding=value (or finding=unknown); repeatable. Shows what moved."),
+        typer.Option(
+            "--set",
+            metavar="FINDING=VALUE",
+            help="What if: finding=value (or finding=unknown); repeatable. Shows what moved.",
+        ),
     ] = None,
     report_file: Annotated[
         Path | None,
         typer.Option("--report", help="Read the case from a written report (text; '-' for stdin): see ddx extract."),
     ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Let -o replace the case file it reads.")] = False,
 ) -> None:
     """Rank the differential for one case and explain every choice."""
     from ddx.api import assess as assess_case
@@ -128,13 +136,19 @@ def assess(
     from ddx.render import FORMATS, render
     from ddx.yamlsource import parse_document, read_stdin
 
-    if output_format not in FORMATS:
-        _fail(f"--format: got {output_format!r}; expected one of {', '.join(FORMATS)}")
+    chosen = output_format or _format_for(output)
+    if chosen not in FORMATS:
+        _fail(f"--format: got {chosen!r}; expected one of {', '.join(FORMATS)}")
     if report_file is not None and case_file is not None:
         _fail("give a case file or --report, not both")
     if case_file is None and report_file is None:
         if what_if:
             _fail("--set needs a case file to change")
+        if not sys.stdin.isatty():
+            _fail(
+                "no case file given, and standard input is not a terminal to interview: name a case file, "
+                "'-' to read the case from standard input, or run 'ddx new' for a piped interview"
+            )
         new(
             out=None,
             resume=None,
@@ -143,7 +157,8 @@ def assess(
             case_id=None,
             title=None,
             rules=rules,
-            output_format=output_format,
+            output_format=chosen,
+            force=False,
         )
         return
     evaluator = evaluator_for(rules)
@@ -154,22 +169,36 @@ def assess(
     else:
         assert case_file is not None
         case = load_case(case_file, evaluator.pack)
+        if output is not None and output.exists() and output.resolve() == case_file.resolve():
+            _confirm_replace(output, force, "the case file with its report")
     if what_if:
-        _assess_what_if(case, what_if, evaluator, output_format, output)
+        _assess_what_if(case, what_if, evaluator, chosen, output)
         return
     report = assess_case(case, evaluator)
     if output is not None:
-        text = render(report, output_format, color=False)
-        _write(output, text)
+        _write(output, render(report, chosen, color=False))
+        typer.echo(f"Report ({chosen}) written to {output}", err=True)
         return
-    if output_format == "text":
-        from ddx.render.text import report_renderables
+    _print_report(report, chosen)
 
-        console = _console()
-        for part in report_renderables(report):
-            console.print(part)
-        return
-    typer.echo(render(report, output_format))
+
+def _start_from_report(draft: Any, report_file: Path, pack: Any) -> tuple[Any, str]:
+    """Put what a written report states into the interview's draft (as already asked), and say what it was.
+
+    Returns the extraction and the report's name, which the saved case keeps with each sentence.
+    """
+    extraction, _, source = _extraction_from_report(report_file, pack)
+    draft.findings.update(extraction.findings)
+    draft.asked.extend(name for name in extraction.findings if name not in draft.asked)
+    stated = ", ".join(f"{name}={value}" for name, value in extraction.findings.items())
+    typer.echo(f"Read from {source}: {stated}", err=True)
+    return extraction, source
+
+
+def _format_for(output: Path | None) -> str:
+    """The report format an output file's extension asks for: .md → markdown, .json → json, else text."""
+    suffix = output.suffix.lower() if output is not None else ""
+    return {".md": "markdown", ".markdown": "markdown", ".json": "json"}.get(suffix, "text")
 
 
 def _extraction_from_report(report_file: Path, pack: Any) -> tuple[Any, str, str]:
@@ -196,13 +225,15 @@ def _assess_what_if(case: Any, changes: list[str], evaluator: Any, output_format
     from ddx.findings import AnswerError, parse_answer, suggest
     from ddx.regress import compare_reports
     from ddx.render import render
-    from ddx.render.regress import changes_table
+    from ddx.render.regress import changes_table, what_if_summary
 
     specs = evaluator.pack.specs
     findings = case.findings.known()
     for change in changes:
         name, separator, text = change.partition("=")
         name = name.strip()
+        if not separator and name in specs:
+            _fail(f"--set {name}: missing =VALUE (e.g. --set {name}=unknown)")
         if not separator or name not in specs:
             hint = suggest(name[:100], specs) if name else ""
             _fail(f"--set {shown(change)}: expected finding=value with a known finding{hint}")
@@ -221,6 +252,8 @@ def _assess_what_if(case: Any, changes: list[str], evaluator: Any, output_format
     if output is not None:  # the report of the changed case, as -o does without --set
         _write(output, render(after, output_format, color=False))  # type: ignore[arg-type]
         return
+    if output_format == "text":  # the clinician's summary first; the rule author's detail after the report
+        _console().print(what_if_summary(before, after, ", ".join(changes)))
     _print_report(after, output_format)
     if output_format == "text":
         short = {d: info.short_label for d, info in evaluator.pack.diagnoses.items()}
@@ -230,12 +263,33 @@ def _assess_what_if(case: Any, changes: list[str], evaluator: Any, output_format
 
 
 def _write(path: Path, text: str) -> None:
+    """Atomically: a reader (or a crash) sees the old file or the new one, never half of one."""
     from ddx.errors import DdxInputError
+    from ddx.interview import write_text_atomically
 
     try:
-        path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        write_text_atomically(path, text if text.endswith("\n") else text + "\n", make_parents=False)
     except OSError as error:
         raise DdxInputError(f"cannot write ({error.strerror})", source=path) from None
+
+
+def _confirm_replace(path: Path, force: bool, what: str) -> None:
+    """Never replace a user's file silently: --force, or a yes typed at a terminal; else exit 2."""
+    if force:
+        return
+    if sys.stdin.isatty() and sys.stderr.isatty():
+        sys.stderr.write(f"{path} exists; replace {what}? [y/N] ")
+        sys.stderr.flush()
+        try:
+            answer = sys.stdin.readline()
+        except KeyboardInterrupt:
+            answer = ""
+        if not answer.endswith("\n"):  # Ctrl-D or Ctrl-C: end the prompt's line before the message
+            sys.stderr.write("\n")
+        if answer.strip().lower() in ("y", "yes"):
+            return
+        _fail(f"{path}: not replaced (nothing written); choose another file or use --force")
+    _fail(f"{path} exists; use --force to replace {what}, or choose another file")
 
 
 @app.command()
@@ -252,11 +306,15 @@ def new(
         Path | None,
         typer.Option("--from-report", help="Start with what a written report states; ask only what is still useful."),
     ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the --out file if it exists.")] = False,
 ) -> None:
     """Enter a case through a guided interview that asks the most useful question next; saves a case file.
 
-    In a terminal the dialogue is interactive; with answers piped in, prompts and answers go to standard
-    error as a transcript and standard output carries only the report.
+    At any prompt: an answer; finding=value (several, comma-separated) for anything already known; unknown
+    (or skip, or an empty line); back; show; done; help. In a terminal the dialogue is interactive, with line
+    editing and history; with answers piped in, or the report redirected (ddx new ... > report.md), prompts
+    and answers go to standard error and standard output carries only the report. An existing --out file is
+    replaced only with --force or after a yes at the terminal.
     """
     import signal
 
@@ -275,16 +333,13 @@ def new(
         draft, draft_path = load_draft(resume, evaluator.pack, _given(case_id=case_id, title=title)), resume
     else:
         draft, draft_path = _new_draft(out, case_id, title, order, ask_all)
-    extraction: Any = None
-    if from_report is not None:
-        extraction, _, source = _extraction_from_report(from_report, evaluator.pack)
-        draft.findings.update(extraction.findings)
-        draft.asked.extend(name for name in extraction.findings if name not in draft.asked)
-        stated = ", ".join(f"{name}={value}" for name, value in extraction.findings.items())
-        typer.echo(f"Read from {source}: {stated}", err=True)
+    if not draft.replace and Path(draft.out).exists():
+        _confirm_replace(Path(draft.out), force, "the case file")
+        draft.replace = True  # asked once: a resumed draft does not ask again
+    extraction, source = (None, "") if from_report is None else _start_from_report(draft, from_report, evaluator.pack)
     interview = Interview(draft, evaluator)
     interactive = _stdin_is_terminal()
-    dialogue = _console(stderr=not interactive)
+    dialogue = _console(stderr=_dialogue_on_stderr(interactive))
 
     def hang_up(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
@@ -332,13 +387,14 @@ def _traced_case_yaml(case: Any, extraction: Any, source: str, pack: Any) -> str
 def _new_draft(out: Path | None, case_id: str | None, title: str | None, order: str, ask_all: bool) -> tuple[Any, Path]:
     from datetime import datetime
 
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    now = datetime.now()
+    stamp = now.strftime("%Y%m%d-%H%M%S")
     identifier = case_id or (out.stem if out is not None else f"case-{stamp}")
     target = out or Path(f"{identifier}.yaml")
     draft = _valid_draft(
         {
             "case_id": identifier,
-            "title": title or f"Case entered with ddx new on {stamp}",
+            "title": title or f"Case entered with ddx new on {now:%d %b %Y at %H:%M}",
             "out": str(target),
             "order": "fixed" if order == "fixed" else "adaptive",
             "ask_all": ask_all,
@@ -384,13 +440,56 @@ def _stdin_is_terminal() -> bool:
         return False
 
 
+def _wrap_prompt(prompt: str, stream: Any) -> tuple[str, str]:
+    """A prompt wider than the terminal, wrapped between words: (lines to print first, the last line to ask with).
+
+    The terminal would otherwise break it mid-word (``(trauma_his`` / ``tory, …``); readline needs the prompt
+    itself on one line.
+    """
+    import textwrap
+
+    try:
+        width = os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError):
+        return "", prompt
+    if len(prompt) < width:
+        return "", prompt
+    lines = textwrap.wrap(prompt, width=width - 1, break_long_words=False, break_on_hyphens=False)
+    return "".join(line + "\n" for line in lines[:-1]), lines[-1] + " "
+
+
+def _dialogue_on_stderr(interactive: bool) -> bool:
+    """Prompts and replies go to standard error when answers are piped in or the report is redirected."""
+    return not (interactive and sys.stdout.isatty())
+
+
 def _line_reader(interactive: bool) -> Any:
     from ddx.display import printable
     from ddx.errors import DdxInputError
 
+    if interactive:
+        with contextlib.suppress(ImportError):  # line editing and history at every prompt, as in a shell
+            import readline  # noqa: F401
+
     def read_line(prompt: str) -> str:
-        if interactive:
+        if interactive and (sys.stdout.isatty() or sys.stderr.isatty()):
+            head, prompt = _wrap_prompt(prompt, sys.stdout if sys.stdout.isatty() else sys.stderr)
+            (sys.stdout if sys.stdout.isatty() else sys.stderr).write(head)
+        if interactive and sys.stdout.isatty():
             return input(prompt)
+        if interactive and sys.stderr.isatty():
+            # `ddx new > report.md`: ask on the terminal (standard error), with line editing, so only the
+            # report goes to the file. input() edits lines only when standard output is a terminal, so
+            # standard output points at the terminal for the length of one prompt.
+            sys.stdout.flush()
+            saved = os.dup(1)
+            try:
+                os.dup2(2, 1)
+                return input(prompt)
+            finally:
+                sys.stdout.flush()
+                os.dup2(saved, 1)
+                os.close(saved)
         sys.stderr.write(prompt)  # the prompt first, so a program answering through a pipe can read it
         sys.stderr.flush()
         if sys.stdin is None:
@@ -410,9 +509,19 @@ def _line_reader(interactive: bool) -> Any:
 
 def _console(*, stderr: bool = False) -> Any:
     """Every terminal console the CLI prints through."""
+    from collections.abc import Iterable
+
+    from rich.segment import Segment
+
     from ddx.display import SafeConsole
 
     class CliConsole(SafeConsole):
+        def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+            text = super()._render_buffer(buffer)
+            if self.is_terminal:
+                return text
+            return "\n".join(line.rstrip() for line in text.split("\n"))  # a file gets no padding at line ends
+
         def on_broken_pipe(self) -> None:
             # rich would exit with status 1; a reader that stops early (`ddx ... | head`) is main()'s call.
             self.quiet = True
@@ -425,10 +534,13 @@ def _print_report(report: Any, output_format: str) -> None:
     from ddx.render import render
 
     if output_format == "text":
-        from ddx.render.text import report_renderables
+        from ddx.render.text import render_text, report_renderables
 
         console = _console()
-        for part in report_renderables(report):
+        if not console.is_terminal:  # a file or a pipe: the same layout, without padding at line ends
+            typer.echo(render_text(report, color=False, width=console.width), nl=False)
+            return
+        for part in report_renderables(report, console.width):
             console.print(part)
     else:
         typer.echo(render(report, output_format))  # type: ignore[arg-type]
@@ -507,23 +619,18 @@ def regress(
 ) -> None:
     """Run every curated case's expectations; exit 1 if any fails (or a snapshot differs)."""
     import json
-    import tempfile
 
     from ddx.api import evaluator_for
-    from ddx.evaluate import Evaluator
     from ddx.regress import (
         case_paths,
-        compare_runs,
         junit_xml,
         rule_coverage,
-        rules_at,
         run_regression,
         run_summary,
-        snapshot_mismatches,
+        snapshot_changes,
         write_snapshots,
     )
-    from ddx.render.regress import changes_table, coverage_table, results_table
-    from ddx.rulepack import default_rules_dir, load_rule_pack
+    from ddx.render.regress import changes_table, coverage_table, results_table, snapshot_changes_view
 
     if update and snapshots is None:
         _fail("--update needs --snapshots DIR")
@@ -533,39 +640,41 @@ def regress(
     evaluator = evaluator_for(rules)
     run = run_regression(paths, evaluator)
     cover = rule_coverage(run, list(evaluator.pack.firing_ids))
-    changes = None
-    if against is not None:
-        with tempfile.TemporaryDirectory(prefix="ddx-against-") as workdir:
-            old_rules = rules_at(against, rules or default_rules_dir(), Path(workdir))
-            old_evaluator = Evaluator(load_rule_pack(old_rules))
-            changes = compare_runs(run_regression(paths, old_evaluator), run)
-            old_evaluator.close()
+    changes = None if against is None else _changes_against(against, rules, paths, run)
     stale: list[str] = []
-    if snapshots is not None:
-        stale = write_snapshots(run, snapshots) if update else snapshot_mismatches(run, snapshots)
+    snapshot_diffs: list[Any] = []
+    if snapshots is not None and update:
+        stale = write_snapshots(run, snapshots)
+    elif snapshots is not None:
+        snapshot_diffs = snapshot_changes(run, snapshots)
+        stale = [change.case_id for change in snapshot_diffs]
     if junit is not None:
         _write(junit, junit_xml(run))
     failed = len(run.failed) + (0 if update else len(stale))
     if as_json:
         summary = run_summary(run, cover, changes)
         summary["stale_snapshots"] = [] if update else stale
+        summary["snapshot_changes"] = [
+            {"case_id": c.case_id, "kinds": list(c.kinds), "diff": c.diff} for c in snapshot_diffs
+        ]
         typer.echo(json.dumps(summary, indent=2))
     else:
         console = _console()
-        console.print(results_table(run))
-        if coverage:
-            console.print(coverage_table(cover))
-        if changes is not None:
+        if changes is not None:  # what moved first: it is what the author changed the rules for
             short = {d: info.short_label for d, info in evaluator.pack.diagnoses.items()}
             console.print(changes_table(changes, against or "", short))
+        console.print(results_table(run, console.width))
+        if coverage:
+            console.print(coverage_table(cover, console.width))
         uncovered = [rule_id for rule_id, cases in cover.items() if not cases]
         console.print(
             f"Rules exercised by curated cases: {len(cover) - len(uncovered)} of {len(cover)}"
             + (f"; not exercised: {', '.join(uncovered)}" if uncovered else "")
         )
-        if snapshots is not None and stale:
-            verb = "updated" if update else "differ from their snapshot (review, then --update)"
-            console.print(f"Snapshots {verb}: {', '.join(stale)}")
+        if snapshots is not None and stale and update:
+            console.print(f"Snapshots updated: {', '.join(stale)}")
+        if snapshot_diffs:
+            console.print(snapshot_changes_view(snapshot_diffs, str(snapshots)), soft_wrap=True)
         console.print(f"{len(run.results) - len(run.failed)} passed, {len(run.failed)} failed")
     if failed:
         raise typer.Exit(EXIT_CHECK_FAILED)
@@ -614,6 +723,23 @@ def validate(
         typer.echo(f"Plot written to {plot}", err=True)
 
 
+def _changes_against(against: str, rules: Path | None, paths: list[Path], run: Any) -> Any:
+    """What moved between the rules of ``against`` (a folder or a git ref of the current repository) and now."""
+    import tempfile
+
+    from ddx.evaluate import Evaluator
+    from ddx.regress import compare_runs, rules_at, run_regression
+    from ddx.rulepack import default_rules_dir, load_rule_pack
+
+    with tempfile.TemporaryDirectory(prefix="ddx-against-") as workdir:
+        old_rules = rules_at(against, rules or default_rules_dir(), Path(workdir))
+        old_evaluator = Evaluator(load_rule_pack(old_rules))
+        try:
+            return compare_runs(run_regression(paths, old_evaluator), run)
+        finally:
+            old_evaluator.close()
+
+
 rules_app = typer.Typer(help="Inspect, document and lint the rule pack.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 
@@ -625,7 +751,8 @@ def rules_list(rules: RulesOption = None) -> None:
     from ddx.render.rules import rules_table
     from ddx.rulepack import load_rule_pack
 
-    _console().print(rules_table(load_rule_pack(rules)))
+    console = _console()
+    console.print(rules_table(load_rule_pack(rules), console.width))
 
 
 @rules_app.command("show")
@@ -651,7 +778,7 @@ def rules_show(
     fired_on = None
     if cases.exists():
         fired_on = cases_firing(case_paths(cases), evaluator, rule_id)
-    text = rule_markdown(pack, pack.by_id[rule_id], fired_on)
+    text = rule_markdown(pack, pack.by_id[rule_id], fired_on, explain_status=True)
     console = _console()
     if console.is_terminal:
         console.print(Markdown(text))
@@ -769,7 +896,7 @@ def quiz(
     evaluator = evaluator_for(rules)
     interactive = _stdin_is_terminal()
     read_line = _line_reader(interactive)
-    dialogue = _console(stderr=not interactive)
+    dialogue = _console(stderr=_dialogue_on_stderr(interactive))
     if resume:
         unfinished = store.unfinished(student)
         if not unfinished:
@@ -781,12 +908,7 @@ def quiz(
         attempt_id = attempt.id
     else:
         if case_set is not None:
-            from ddx.yamlsource import load_document
-
-            listed = load_document(case_set).data
-            if not isinstance(listed, list) or not listed or not all(isinstance(x, str) for x in listed):
-                _fail(f"{case_set}: expected a YAML list of case ids")
-            case_id = random.choice(listed)
+            case_id = random.choice(_case_set(case_set))
         elif pick_random or case_id is None:
             from ddx.case import discover_case_files
 
@@ -900,24 +1022,29 @@ def quiz_history(
     attempts = store.attempts(student)
     if csv_file is not None:
         _write(csv_file, attempts_csv(attempts))
-    _console().print(history_table(attempts, f"Quiz attempts{' of ' + student if student else ''} ({store.path})"))
+    console = _console()
+    console.print(
+        history_table(attempts, f"Quiz attempts{' of ' + student if student else ''} ({store.path})", console.width)
+    )
 
 
 @quiz_app.command("report")
 def quiz_report(
-    csv_file: Annotated[Path | None, typer.Option("--csv", help="Also write every attempt as CSV here.")] = None,
+    csv_file: Annotated[
+        Path | None, typer.Option("--csv", help="Also write these summaries as CSV here (a 'table' column each).")
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Progress per student and per case, and the most common misconceptions by rule."""
     from rich.table import Table
 
-    from ddx.quiz.report import attempts_csv, progress
+    from ddx.quiz.report import progress, summary_csv
     from ddx.quiz.store import QuizStore, default_db_path
 
     store = QuizStore(db or default_db_path())
     attempts = store.attempts()
     if csv_file is not None:
-        _write(csv_file, attempts_csv(attempts))
+        _write(csv_file, summary_csv(attempts, store.misconception_counts()))
     console = _console()
     for key, title in (("student", "Per student"), ("case_id", "Per case")):
         table = Table(title=title, title_justify="left")
@@ -949,9 +1076,13 @@ def quiz_export(
         Path | None, typer.Option("--output", "-o", help="Write here instead of standard output.")
     ] = None,
     cases: CasesOption = Path("cases"),
+    case_ids: Annotated[
+        list[str] | None, typer.Option("--case", help="Only this curated case (repeatable; default: all).")
+    ] = None,
+    case_set: Annotated[Path | None, typer.Option("--set", help="Only the case ids in this YAML list.")] = None,
     rules: RulesOption = None,
 ) -> None:
-    """Write every curated case's quiz items for an LMS (Moodle XML or GIFT)."""
+    """Write curated cases' quiz items for an LMS (Moodle XML or GIFT): only questions with a determinate answer."""
     from ddx.api import evaluator_for
     from ddx.case import discover_case_files, load_case
     from ddx.quiz.export import gift, moodle_xml, questions_for
@@ -960,14 +1091,28 @@ def quiz_export(
         _fail(f"--format: got {export_format!r}; expected moodle-xml or gift")
     evaluator = evaluator_for(rules)
     folder = cases if cases.is_dir() else _default_cases()
-    questions = [
-        q for path in discover_case_files(folder) for q in questions_for(load_case(path, evaluator.pack), evaluator)
+    chosen = list(case_ids or [])
+    if case_set is not None:
+        chosen += _case_set(case_set)
+    selected = [_case_by_id(folder, case_id, evaluator.pack) for case_id in chosen] or [
+        load_case(path, evaluator.pack) for path in discover_case_files(folder)
     ]
+    questions = [q for case in selected for q in questions_for(case, evaluator)]
     text = moodle_xml(questions) if export_format == "moodle-xml" else gift(questions)
     if output is None:
         typer.echo(text, nl=False)
     else:
         _write(output, text)
+    typer.echo(f"{len(questions)} questions from {len(selected)} cases", err=True)
+
+
+def _case_set(path: Path) -> list[str]:
+    from ddx.yamlsource import load_document
+
+    listed = load_document(path).data
+    if not isinstance(listed, list) or not listed or not all(isinstance(x, str) for x in listed):
+        _fail(f"{path}: expected a YAML list of case ids")
+    return list(listed)
 
 
 def _app_for(args: list[str]) -> typer.Typer:
@@ -997,7 +1142,7 @@ def main() -> None:
     from ddx.errors import DdxInputError
 
     try:
-        code = _app_for(sys.argv[1:])(standalone_mode=False)
+        code = _app_for(sys.argv[1:])(standalone_mode=False, prog_name="ddx")
     except typer.Exit as done:
         code = done.exit_code
     except DdxInputError as error:

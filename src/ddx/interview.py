@@ -18,6 +18,7 @@ questions, with the published conclusion reached.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ddx.case import Case
 from ddx.counterfactuals import candidate_values, posterior_shift
 from ddx.evaluate import Conclusion, Evaluator
-from ddx.findings import AnswerError, FindingSpec, parse_answer
+from ddx.findings import AnswerError, FindingSpec, display_value, finding_names, normalise, parse_answer, suggest
 from ddx.oracle import evaluate
 from ddx.rulepack import RulePack
 
@@ -136,6 +137,11 @@ def rank_questions(
 STOP_SCORE = 0.1  # see rank_questions: below this no answer is expected to change what a clinician would do
 DRAFT_FORMAT = "ddx-interview-draft-1"
 COMMANDS = "Answer, or type: unknown (or skip), back, show, done, help."
+WELCOME = (
+    "Enter what is known. Answer each question, or give any findings you already know as finding=value "
+    "(several, comma-separated: age_years=24, trauma_history=recent); type unknown (or skip), back, show, "
+    "done or help."
+)
 
 
 class Draft(BaseModel):
@@ -152,6 +158,7 @@ class Draft(BaseModel):
     ask_all: bool = False
     findings: dict[str, Any] = Field(default_factory=dict)
     asked: list[str] = Field(default_factory=list)
+    replace: bool = False  # the user agreed (or said --force) to replace an existing ``out``
 
 
 @dataclass(frozen=True)
@@ -220,10 +227,27 @@ class Interview:
         if self.draft.order == "fixed":
             name = pending[0]
             return Question(name, question_prompt(self.specs[name]), None)
-        best = rank_questions(self.findings, self.evaluator, candidates=pending)[0]
-        if best.score < STOP_SCORE and not self.draft.ask_all:
+        scored = rank_questions(self.findings, self.evaluator, candidates=pending)
+        # A question that applies only once another finding is known (tendons on the lesion only at the
+        # ischium) waits for it: the finding that decides whether it applies is worth at least as much.
+        worth = {q.finding: q.score for q in scored}
+        waiting = [q for q in scored if not self.settled(q.finding)]
+        for question in waiting:
+            gate = self.specs[question.finding].applies_when
+            assert gate is not None
+            for name in gate.findings() & worth.keys():
+                if self.settled(name):
+                    worth[name] = max(worth[name], question.score)
+        ready = [q for q in scored if self.settled(q.finding)] or scored
+        best = max(ready, key=lambda q: worth[q.finding])  # max keeps the first of equals: rank order
+        if worth[best.finding] < STOP_SCORE and not self.draft.ask_all:
             return None
-        return Question(best.finding, question_prompt(self.specs[best.finding]), best.score)
+        return Question(best.finding, question_prompt(self.specs[best.finding]), worth[best.finding])
+
+    def settled(self, name: str) -> bool:
+        """Whether a finding's question can be asked now: it has no condition, or its condition is known true."""
+        condition = self.specs[name].applies_when
+        return condition is None or evaluate(condition, self.findings) is True
 
     @property
     def specs(self) -> dict[str, FindingSpec]:
@@ -240,16 +264,51 @@ class Interview:
             if command == "back":
                 return Reply("back", self.go_back())
             return Reply(command)  # type: ignore[arg-type]
+        if "=" in text:
+            return self.volunteer(text)
         try:
             value = parse_answer(self.specs[question.finding], text)
         except AnswerError as error:
             return Reply("invalid", str(error))
-        self.draft.asked.append(question.finding)
-        if value is None:
-            self.findings.pop(question.finding, None)
-        else:
-            self.findings[question.finding] = value
+        self._record(question.finding, value)
         return Reply("answered")
+
+    def volunteer(self, text: str) -> Reply:
+        """``finding=value`` pairs typed at any prompt: all of them are taken, or none (and the reason why)."""
+        parsed: list[tuple[str, Any]] = []
+        for part in _PAIRS.split(text.strip().strip(",")):
+            name, _, typed = part.partition("=")
+            name = finding_names(self.specs).get(normalise(name), name.strip())
+            if name not in self.specs:
+                return Reply("invalid", f"{name!r} is not a finding{suggest(name, self.specs)}")
+            try:
+                value = parse_answer(self.specs[name], typed)
+            except AnswerError as error:
+                return Reply("invalid", f"{name}: {error}")
+            parsed.append((name, value))
+        for name, value in parsed:
+            if name in self.draft.asked:
+                self.draft.asked.remove(name)  # answered again: the later answer counts, once
+            self._record(name, value)
+        said = ", ".join(f"{name}={words(self.specs[name], value)}" for name, value in parsed)
+        return Reply("answered", said)
+
+    def _record(self, name: str, value: Any) -> None:
+        self.draft.asked.append(name)
+        if value is None:
+            self.findings.pop(name, None)
+        else:
+            self.findings[name] = value
+
+    def answered_text(self) -> str:
+        """The answers so far as the user gave them (yes/no, not True/False), and those left unknown."""
+        answered = [name for name in self.draft.asked if name in self.findings]
+        known = [f"{name}={words(self.specs[name], self.findings[name])}" for name in answered]
+        unknown = [name for name in self.draft.asked if name not in self.findings]
+        lines = [", ".join(known) or "nothing known yet"]
+        if unknown:
+            lines.append("answered unknown: " + ", ".join(unknown))
+        return "\n  ".join(lines)
 
     def go_back(self) -> str:
         if not self.draft.asked:
@@ -267,11 +326,23 @@ class Interview:
         return Case(id=self.draft.case_id, title=self.draft.title, findings=findings)
 
 
-def summary_line(conclusion: Conclusion, labels: Mapping[Any, str]) -> str:
+_PAIRS = re.compile(r",\s*(?=[A-Za-z_]+\s*=)")  # a comma before the next name=, not a decimal comma
+
+
+def words(spec: FindingSpec, value: Any) -> str:
+    """A value as a person types it: yes/no for a yes/no finding, 7 rather than 7.0."""
+    if spec.kind == "bool":
+        return "yes" if value else "no"
+    return display_value(value)
+
+
+def summary_line(conclusion: Conclusion, labels: Mapping[Any, str], known: int | None = None) -> str:
+    """The running differential in one line, saying on how many findings it rests."""
     ranking = " · ".join(f"{labels[e.diagnosis]} {e.probability:.0%}" for e in conclusion.ranking)
     statuses = " · ".join(f"{s.condition.replace('_', ' ')}: {s.status}" for s in conclusion.secondary)
     flags = ", ".join(rule.id for rule, _ in conclusion.red_flags) or "none"
-    return f"→ {ranking} | {statuses} | red flags: {flags}"
+    basis = "" if known is None else f"on {known} finding{'' if known == 1 else 's'}: "
+    return f"→ {basis}{ranking} | {statuses} | red flags: {flags}"
 
 
 def save_draft(draft: Draft, path: Path) -> None:
@@ -304,18 +375,26 @@ def load_draft(path: Path, pack: RulePack, overrides: dict[str, str] | None = No
     return draft
 
 
-def write_text_atomically(path: Path, text: str) -> None:
+def write_text_atomically(path: Path, text: str, *, make_parents: bool = True) -> None:
+    """Write a temporary file beside ``path`` and rename it over ``path``: the old file or the new, never half.
+
+    A new file is private (0600: cases hold patient data); a replaced file keeps its permissions.
+    """
     import os
     import tempfile
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if make_parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp", encoding="utf-8") as handle:
         handle.write(text)
         handle.flush()
-        # A temporary file is created 0600; the saved file gets the mode any new file of the user gets.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(handle.fileno(), 0o666 & ~umask)
+        if path.exists():
+            os.chmod(handle.name, path.stat().st_mode & 0o7777)  # a replaced file keeps its permissions
+        else:
+            # A temporary file is created 0600; a new file gets the mode any new file of the user gets.
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(handle.fileno(), 0o666 & ~umask)
         os.fsync(handle.fileno())
     os.replace(handle.name, path)
 
@@ -353,7 +432,14 @@ def run_interview(
     ``on_change`` runs after every change of the answers (the CLI saves the draft there).
     """
     labels = {d: info.label for d, info in interview.evaluator.pack.diagnoses.items()}
-    write(f"Enter what is known; {COMMANDS}")
+
+    def running() -> str:
+        return summary_line(interview.evaluator.conclude(interview.findings), labels, len(interview.findings))
+
+    write(WELCOME)
+    if interview.draft.asked:  # resumed: what was said before, and where it stands
+        write(f"Resuming with {len(interview.draft.asked)} answers so far:\n  {interview.answered_text()}")
+        write(running())
     while True:
         question = interview.next_question()
         if question is None:
@@ -374,15 +460,17 @@ def run_interview(
             write(f"  {reply.message}. {COMMANDS}")
             continue
         if reply.kind == "show":
-            known = interview.case().findings.known()
-            write("  " + (", ".join(f"{k}={v}" for k, v in known.items()) or "nothing known yet"))
+            write("  " + interview.answered_text())
+            pending = [n for n in interview.specs if n not in interview.draft.asked and interview.applies(n)]
+            if pending:
+                write(f"  not asked yet: {', '.join(pending)}")
             continue
         if reply.kind == "help":
             write(help_text(interview.specs[question.finding]))
             continue
         if reply.kind == "done":
             break
-        if reply.kind == "back":
+        if reply.kind == "back" or reply.message:
             write(f"  {reply.message}")
         on_change()
-        write(summary_line(interview.evaluator.conclude(interview.findings), labels))
+        write(running())

@@ -186,8 +186,14 @@ def compare_runs(before: RegressionRun, after: RegressionRun) -> list[CaseChange
     return changes
 
 
-def rules_at(reference: str, rules_dir: Path, workdir: Path) -> Path:
-    """A rules folder for ``reference``: itself if it is a folder, else ``rules_dir`` as of that git ref."""
+def rules_at(reference: str, rules_dir: Path, workdir: Path, *, repository: Path | None = None) -> Path:
+    """A rules folder for ``reference``: itself if it is a folder, else the rules as of that git ref.
+
+    The ref is looked up in the git repository of ``repository`` (the current directory by default), as
+    ``git`` itself would; the rules taken from it are ``rules_dir``'s folder if ``rules_dir`` lies in that
+    repository, else its ``rules/`` folder — so an edited copy of the pack anywhere (``--rules /tmp/copy``) is
+    compared with the repository's rules at that ref.
+    """
     import subprocess
 
     candidate = Path(reference)
@@ -205,8 +211,8 @@ def rules_at(reference: str, rules_dir: Path, workdir: Path) -> Path:
         return done.stdout
 
     rules_dir = rules_dir.resolve()
-    root = Path(git("rev-parse", "--show-toplevel", cwd=rules_dir).decode().strip())
-    relative = rules_dir.relative_to(root).as_posix()
+    root = Path(git("rev-parse", "--show-toplevel", cwd=(repository or Path.cwd()).resolve()).decode().strip())
+    relative = rules_dir.relative_to(root).as_posix() if rules_dir.is_relative_to(root) else "rules"
     names = git("ls-tree", "-r", "--name-only", reference, "--", relative, cwd=root).decode().splitlines()
     if not names:
         raise DdxInputError(f"--against: '{reference}' has no files under {relative}/")
@@ -308,6 +314,69 @@ def snapshot_mismatches(run: RegressionRun, directory: Path) -> list[str]:
         if not path.is_file() or path.read_text(encoding="utf-8") != snapshot_text(result.report):
             stale.append(result.case_id)
     return stale
+
+
+@dataclass(frozen=True)
+class SnapshotChange:
+    """How one case's report differs from its snapshot: the kinds of change and the JSON diff."""
+
+    case_id: str
+    kinds: tuple[str, ...]
+    diff: str
+
+
+# Report fields → the kind of change a reviewer reads them as (anything else: "other fields").
+_KINDS = {
+    "ranking": "ranking (probabilities or evidence)",
+    "top_comparison": "ranking (probabilities or evidence)",
+    "fired_rules": "rules fired",
+    "secondary": "secondary conditions",
+    "red_flags": "red flags",
+    "recommendations": "recommendations",
+    "unknown_findings": "unknown findings only (what could change the top)",
+    "sources": "sources",
+    "findings": "the case's findings",
+    "title": "wording",
+    "disclaimer": "wording",
+    "rule_pack": "rule pack version",
+}
+
+
+def snapshot_changes(run: RegressionRun, directory: Path) -> list[SnapshotChange]:
+    """Each case whose report differs from (or lacks) its snapshot, with the kinds of change and a JSON diff."""
+    import difflib
+    import json
+
+    changes = []
+    for result in run.results:
+        if result.report is None:
+            continue
+        path = directory / f"{result.case_id}.json"
+        new = snapshot_text(result.report)
+        if not path.is_file():
+            changes.append(SnapshotChange(result.case_id, ("new: no snapshot yet",), ""))
+            continue
+        old = path.read_text(encoding="utf-8")
+        if old == new:
+            continue
+        try:
+            before, after = json.loads(old), json.loads(new)
+            keys = sorted(set(before) | set(after))
+            fields = [key for key in keys if before.get(key) != after.get(key)]
+        except ValueError:
+            fields = []
+        kinds = tuple(dict.fromkeys(_KINDS.get(field, "other fields") for field in fields)) or ("format",)
+        if len(kinds) > 1:
+            kinds = tuple(k for k in kinds if not k.startswith("unknown findings only")) + (
+                ("unknown findings",) if "unknown_findings" in fields else ()
+            )
+        diff = "".join(
+            difflib.unified_diff(
+                old.splitlines(keepends=True), new.splitlines(keepends=True), str(path), "report now", n=2
+            )
+        )
+        changes.append(SnapshotChange(result.case_id, kinds, diff))
+    return changes
 
 
 def write_snapshots(run: RegressionRun, directory: Path) -> list[str]:

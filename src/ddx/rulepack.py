@@ -378,6 +378,11 @@ class Rule(_Frozen):
     independent_of: tuple[str, ...] = Field(
         (), description="Rules sharing a finding with this one that are nevertheless separate evidence (say why)"
     )
+    notes: str | None = Field(
+        None,
+        description="Authoring notes for rule authors (why the rule is shaped as it is); shown by `ddx rules show` "
+        "and `ddx rules docs`, never in a clinician's report, which shows only the rationale",
+    )
     maintenance: Maintenance = Field(default_factory=Maintenance)
     file: str = Field("", exclude=True)
     line: int = Field(0, exclude=True)

@@ -4,6 +4,11 @@ For each case: the most likely diagnosis, each secondary condition's status, and
 (answer fractions from the teachers' panel where the case has one — the aggregate method — else 100 % for
 the engine's answer and 50 % for a neighbouring one). Moodle accepts only certain fractions, so credits
 are rounded to the nearest of them.
+
+Only questions with a determinate answer are exported: no question on a secondary condition whose answer would be
+"indeterminate" (students would learn to click it), and no most-likely-diagnosis question whose top
+diagnosis the engine rates below :data:`DETERMINATE_TOP`. Question names carry the case's neutral label,
+never its id (most ids begin with the diagnosis).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from dataclasses import dataclass
 from ddx.case import Case
 from ddx.evaluate import Evaluator
 from ddx.findings import display_value
-from ddx.quiz.items import item_question, items_for_case
+from ddx.quiz.items import item_question, items_for_case, neutral_label
 from ddx.quiz.model import SCT_LABELS, SCT_SCALE, ScriptItem
 from ddx.rulepack import CONDITION_STATUSES
 
@@ -42,6 +47,9 @@ MOODLE_FRACTIONS = (
     5,
     0,
 )
+
+
+DETERMINATE_TOP = 0.6  # a "most likely" question needs a top diagnosis at least this probable
 
 
 @dataclass(frozen=True)
@@ -81,29 +89,34 @@ def questions_for(case: Case, evaluator: Evaluator) -> list[Question]:
     labels = {d: info.label for d, info in pack.diagnoses.items()}
     vignette = _vignette_html(case)
     top = conclusion.top.diagnosis
+    label = neutral_label(case.id).capitalize()
+    ranked = [d for d in pack.diagnosis_ids if d in {e.diagnosis for e in conclusion.ranking}]
     condition_labels = {c.id: c.label for c in pack.info.conditions}
-    questions = [
-        Question(
-            name=f"{case.id}: most likely diagnosis",
-            text=f"{vignette}<p>Which diagnosis is most likely?</p>",
-            choices=tuple(Choice(labels[d], 100.0 if d == top else 0.0) for d in pack.diagnosis_ids),
-            feedback=f"ddx ranks {labels[top]} first ({conclusion.top.probability:.0%}).",
-        ),
-    ]
+    questions = []
+    if conclusion.top.probability >= DETERMINATE_TOP:
+        questions.append(
+            Question(
+                name=f"{label}: most likely diagnosis",
+                text=f"{vignette}<p>Which diagnosis is most likely?</p>",
+                choices=tuple(Choice(labels[d], 100.0 if d == top else 0.0) for d in ranked),
+                feedback=f"ddx ranks {labels[top]} first ({conclusion.top.probability:.0%}).",
+            )
+        )
     questions += [
         Question(
-            name=f"{case.id}: {condition_labels[secondary.condition].lower()}",
+            name=f"{label}: {condition_labels[secondary.condition].lower()}",
             text=f"{vignette}<p>Is {html.escape(condition_labels[secondary.condition].lower())} present?</p>",
             choices=tuple(Choice(s, 100.0 if s == secondary.status else 0.0) for s in CONDITION_STATUSES),
             feedback=f"ddx: {secondary.status}.",
         )
         for secondary in conclusion.secondary
+        if secondary.status != "indeterminate"  # a question whose answer is "we cannot tell" teaches nothing
     ]
     for item in items_for_case(case, pack):
         fractions = _sct_fractions(item)
         questions.append(
             Question(
-                name=f"{case.id}: {item.id}",
+                name=f"{label}: {item.id}",
                 text=f"{vignette}<p>{html.escape(item_question(item, pack))}:</p>",
                 choices=tuple(
                     Choice(f"{a:+d} {SCT_LABELS[a]}" if a else f"0 {SCT_LABELS[a]}", fractions[a]) for a in SCT_SCALE

@@ -11,7 +11,10 @@ findings against           15  15 × mean F1 over the other diagnoses
 script concordance         20  20 × mean item credit (panel aggregate, else the engine's answer: 1, ±1: ½)
 red flags                  15  15 × share of the engine's red flags named, −5 for each named wrongly
 misconceptions              —  −5 each from the two findings parts (not below 0): a finding cited in the
-                               direction opposite to a rule that weighs it
+                               direction opposite to a rule that weighs it. Not where that rule reads the
+                               finding only together with others (a combined rule such as age with a location and
+                               maturity): the finding alone may fairly be read the student's way, as the
+                               rule's own rationale often says, so it is shown and not penalised
 ========================  ===  =========================================================================
 """
 
@@ -57,6 +60,7 @@ class Weighing:
     rule: str
     diagnosis: DiagnosisId
     direction: str
+    alone: bool = True  # the rule reads this finding on its own, not only in combination with others
 
 
 def engine_weighings(conclusion: Conclusion) -> dict[str, list[Weighing]]:
@@ -64,9 +68,10 @@ def engine_weighings(conclusion: Conclusion) -> dict[str, list[Weighing]]:
     weighed: dict[str, list[Weighing]] = {}
     for entry in conclusion.ranking:
         for contribution in entry.contributions:
-            for finding in witness(contribution.rule.when, conclusion.facts):
+            read = witness(contribution.rule.when, conclusion.facts)
+            for finding in read:
                 weighed.setdefault(finding, []).append(
-                    Weighing(contribution.rule.id, contribution.diagnosis, contribution.direction)
+                    Weighing(contribution.rule.id, contribution.diagnosis, contribution.direction, len(read) == 1)
                 )
     return weighed
 
@@ -175,10 +180,12 @@ def grade(answers: Answers, case: Case, evaluator: Evaluator) -> Grade:
         }
         against_scores.append(f1(set(cited), expected))
     earned["findings_against"] = MAXIMUM["findings_against"] * sum(against_scores) / len(against_scores)
-    penalty = MISCONCEPTION_PENALTY * len(misconceptions)
+    penalty = MISCONCEPTION_PENALTY * sum(1 for m in misconceptions if m.penalised)
+    before_penalty = {part: round(earned[part], 2) for part in ("supporting_findings", "findings_against")}
     reasoning = earned["supporting_findings"] + earned["findings_against"]
+    taken = min(penalty, reasoning)
     if reasoning:
-        kept = max(reasoning - penalty, 0.0) / reasoning
+        kept = (reasoning - taken) / reasoning
         earned["supporting_findings"] *= kept
         earned["findings_against"] *= kept
 
@@ -226,6 +233,8 @@ def grade(answers: Answers, case: Case, evaluator: Evaluator) -> Grade:
         against=against,
         script_concordance=scripts,
         rule_pack={"name": pack.info.name, "version": pack.info.version, "digest": pack.digest},
+        misconception_penalty=round(taken, 2),
+        before_penalty=before_penalty,
     )
 
 
@@ -262,6 +271,7 @@ def _compare_cited(
                         diagnosis=diagnosis,
                         rationale=" ".join(rule.rationale.split()),
                         citation=pack.citation_text(rule.citations),
+                        penalised=weighing.alone,
                     )
                 )
         else:

@@ -84,6 +84,11 @@ def items_for_case(case: Case, pack: RulePack, count: int = ITEMS_PER_CASE) -> l
     return [item.model_copy(update={"panel": panel.get(item.id, {})}) for item in chosen]
 
 
+def neutral_label(case_id: str) -> str:
+    """What a student sees for a case: most case ids begin with the diagnosis, so a stable neutral tag instead."""
+    return "case " + hashlib.sha256(case_id.encode()).hexdigest()[:4].upper()
+
+
 def item_question(item: ScriptItem, pack: RulePack) -> str:
     label = pack.diagnoses[item.diagnosis].label
     spec = pack.specs[item.finding]

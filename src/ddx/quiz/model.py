@@ -137,6 +137,11 @@ class Misconception(_Model):
     diagnosis: DiagnosisId
     rationale: str
     citation: str
+    penalised: bool = Field(
+        True,
+        description="False where the rule reads the finding only together with others (a combined rule), "
+        "so the finding alone may fairly be read the student's way: shown, not penalised",
+    )
 
 
 class MissedRedFlag(_Model):
@@ -178,3 +183,9 @@ class Grade(_Model):
     against: dict[str, list[CitedFinding]]
     script_concordance: list[ScriptResult]
     rule_pack: dict[str, str]
+    misconception_penalty: float = Field(
+        0.0, description="Points the misconceptions took from the two findings parts (already in breakdown)"
+    )
+    before_penalty: dict[str, float] = Field(
+        default_factory=dict, description="The two findings parts before the misconception penalty"
+    )

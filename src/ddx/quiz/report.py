@@ -72,3 +72,27 @@ def attempts_csv(attempts: list[Attempt]) -> str:
             ]
         )
     return buffer.getvalue()
+
+
+SUMMARY_COLUMNS = ("table", "name", "attempts", "mean", "first", "last", "change", "scores", "finding", "times")
+
+
+def summary_csv(attempts: list[Attempt], misconceptions: list[tuple[str, str, int]]) -> str:
+    """What ``ddx quiz report`` shows, as one CSV: per student, per case, then the common misconceptions.
+
+    The ``table`` column says which of the three a row belongs to (``student``, ``case``, ``misconception``);
+    for a misconception, ``name`` is the rule and ``finding`` and ``times`` are filled in.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(SUMMARY_COLUMNS)
+    for key, table in (("student", "student"), ("case_id", "case")):
+        for row in progress(attempts, key):
+            scores = " ".join(f"{s:.0f}" for s in row.scores)
+            numbers = (row.mean_score, row.first_score, row.last_score)
+            writer.writerow(
+                [table, row.group, row.attempts, *(f"{n:.1f}" for n in numbers), f"{row.change:+.1f}", scores, "", ""]
+            )
+    for rule_id, finding, count in misconceptions:
+        writer.writerow(["misconception", rule_id, "", "", "", "", "", "", finding, count])
+    return buffer.getvalue()

@@ -15,8 +15,8 @@ from ddx.case import Case
 from ddx.evaluate import Evaluator
 from ddx.findings import display_value
 from ddx.quiz.grading import grade
-from ddx.quiz.items import item_question, items_for_case, scale_text
-from ddx.quiz.model import Answers, Grade, ScriptItem
+from ddx.quiz.items import item_question, items_for_case, neutral_label, scale_text
+from ddx.quiz.model import SCT_LABELS, Answers, Grade, ScriptItem
 from ddx.quiz.store import QuizStore
 from ddx.rulepack import RedFlagEffect
 
@@ -75,7 +75,7 @@ class QuizSession:
     # ---- what is shown ---------------------------------------------------------------------------------
 
     def vignette(self) -> str:
-        lines = [f"Case {self.case.id}: {self.case.title}"]
+        lines = [f"{neutral_label(self.case.id).capitalize()}: {self.case.title}"]
         if self.case.description:
             lines.append(" ".join(self.case.description.split()))
         lines.append("Findings:")
@@ -139,6 +139,19 @@ class QuizSession:
         else:
             self.answers[step.key] = value
 
+    def go_back(self) -> str | None:
+        """Forget the last answer given (the questions are asked in order); its key, or None at the start."""
+        answered = [step for step in self.steps() if self._answered(step.key)]
+        if not answered:
+            return None
+        key = answered[-1].key
+        if key.startswith(("against:", "sct:")):
+            group, name = key.split(":", 1)
+            del self.answers["against" if group == "against" else "script_concordance"][name]
+        else:
+            del self.answers[key]
+        return key
+
     def result(self) -> Answers:
         return Answers.model_validate(
             {"student": self.student, "case": self.case.id, **self.answers},
@@ -183,6 +196,8 @@ class QuizSession:
                 name = options[int(part) - 1]
             elif part in options:
                 name = part
+            elif len([o for o in options if o.startswith(part)]) == 1:  # a unique beginning, as in `ddx new`
+                name = next(o for o in options if o.startswith(part))
             else:
                 from ddx.findings import suggest
 
@@ -198,12 +213,18 @@ class QuizSession:
         return self._pick(text, [rule.id for rule in self.red_flag_rules], "red flags listed")
 
     def _scale(self, text: str) -> int:
+        """−2 … +2 as printed (U+2212 minus too), as typed (-2), or a label as printed ("much more likely")."""
+        typed = " ".join(text.strip().lower().replace("\u2212", "-").replace("\u2013", "-").split())
+        by_label = {label: value for value, label in SCT_LABELS.items()}
+        number, _, label = typed.partition(" ")
+        if typed in by_label:
+            return by_label[typed]
         try:
-            value = int(text.strip().replace("+", ""))
+            value = int(number.replace("+", ""))
         except ValueError:
-            raise QuizAnswerError("answer −2, −1, 0, +1 or +2") from None
-        if value not in (-2, -1, 0, 1, 2):
-            raise QuizAnswerError("answer −2, −1, 0, +1 or +2")
+            raise QuizAnswerError("answer −2, −1, 0, +1 or +2 (or its words, e.g. much more likely)") from None
+        if value not in SCT_LABELS or (label and by_label.get(label) != value):
+            raise QuizAnswerError("answer −2, −1, 0, +1 or +2 (or its words, e.g. much more likely)")
         return value
 
 
@@ -219,7 +240,7 @@ def run_quiz(
     Returns None when the student typed ``quit`` or input ended (the attempt stays open for --resume).
     """
     write(session.vignette())
-    write("Type quit to stop; your answers are kept and `ddx quiz --resume` continues.")
+    write("Type back to change your last answer, quit to stop (your answers are kept; `ddx quiz --resume` continues).")
     while pending := session.pending():
         step = pending[0]
         try:
@@ -228,6 +249,12 @@ def run_quiz(
             return None
         if text.strip().lower() == "quit":
             return None
+        if text.strip().lower() == "back":
+            key = session.go_back()
+            write("  Nothing to go back to." if key is None else "  Back one question.")
+            if key is not None:
+                store.record_answer(attempt_id, f"back:{key}", None, session.answers)
+            continue
         try:
             value = step.parse(text)
         except QuizAnswerError as error:

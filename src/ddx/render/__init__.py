@@ -35,3 +35,25 @@ def render(report: Report, output_format: Format, *, color: bool | None = None, 
     from ddx.render.text import render_text
 
     return render_text(report, color=color, width=width)
+
+
+CONVENTION_MARK = "†"
+CONVENTION_NOTE = (
+    "† by convention: a qualitative strength on the pack's scale, where no likelihood ratio is published; "
+    "other ratios are derived from published figures."
+)
+
+
+def percent(probability: float) -> str:
+    """A probability as reports show it: one decimal, and never 0 % or 100 %, which rules cannot claim."""
+    if probability < 0.001:
+        return "<0.1%"
+    if probability > 0.999:
+        return ">99.9%"
+    return f"{probability:.1%}"
+
+
+def likelihood_ratio_text(likelihood_ratio: float, basis: str) -> str:
+    """An LR as shown beside its rule, marked when it is a convention rather than a published figure."""
+    mark = CONVENTION_MARK if basis == "convention" else ""
+    return f"{likelihood_ratio:.3g}{mark}"

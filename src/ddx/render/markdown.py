@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ddx.findings import display_value
-from ddx.render import cite, format_findings, source_numbers
-from ddx.report import Report
+from ddx.render import CONVENTION_NOTE, cite, format_findings, likelihood_ratio_text, percent, source_numbers
+from ddx.report import RankedEntry, Report
 
 
 def _cell(text: str) -> str:
@@ -34,15 +34,7 @@ def render_markdown(report: Report) -> str:
                 f"(`{flag.rule}`; {format_findings(flag.findings)}) {cite(flag.source_keys, numbers)}"
             )
         lines.append("")
-    lines += [
-        "## Differential",
-        "",
-        "| Rank | Diagnosis | Probability | Log-odds | Codes |",
-        "|---:|---|---:|---:|---|",
-    ]
-    for entry in report.ranking:
-        codes = f"{entry.codes.icd10_system} {entry.codes.icd10}" if entry.codes.icd10 else "—"
-        lines.append(f"| {entry.rank} | {entry.label} | {entry.probability:.1%} | {entry.log_odds:+.2f} | {codes} |")
+    lines += _differential(report, numbers)
     comparison = report.top_comparison
     labels = {e.diagnosis: e.label for e in report.ranking}
     lines += [
@@ -52,7 +44,7 @@ def render_markdown(report: Report) -> str:
         "",
     ]
     for item in comparison.contributions:
-        lines.append(f"- `{item.rule}` ({labels[item.diagnosis]}): {item.log_contribution:+.2f}")
+        lines.append(f"- `{item.rule}` ({item.direction} {labels[item.diagnosis]}): {item.log_contribution:+.2f}")
     lines.append("")
     for entry in report.ranking:
         lines += [f"### {entry.rank}. {entry.label} — evidence", ""]
@@ -62,11 +54,14 @@ def render_markdown(report: Report) -> str:
         lines += ["| Rule | Direction | LR | Findings | Rationale | Sources |", "|---|---|---:|---|---|---|"]
         for evidence in entry.evidence:
             lines.append(
-                f"| `{evidence.rule}` | {evidence.direction} | {evidence.likelihood_ratio:.3g} "
+                f"| `{evidence.rule}` | {evidence.direction} "
+                f"| {likelihood_ratio_text(evidence.likelihood_ratio, evidence.basis)} "
                 f"| {format_findings(evidence.findings)} | {_cell(evidence.rationale)} "
                 f"| {cite(evidence.source_keys, numbers)} |"
             )
+        lines += _not_counted(entry)
         lines.append("")
+    lines += [CONVENTION_NOTE, ""]
     lines += ["## Secondary conditions", ""]
     for secondary in report.secondary:
         lines.append(f"**{secondary.label}: {secondary.status}**")
@@ -99,3 +94,35 @@ def render_markdown(report: Report) -> str:
         lines.append(f"{number}. {report.sources[key]}")
     lines += ["", "---", "", f"*{report.disclaimer}*", ""]
     return "\n".join(lines)
+
+
+def _differential(report: Report, numbers: dict[str, int]) -> list[str]:
+    """The headline, the ranking with each diagnosis's prior and posterior, and where the priors came from."""
+    lines: list[str] = ["## Differential", ""]
+    if report.headline is not None:
+        lines += [f"**{_cell(report.headline.text)}**", ""]
+    lines += [
+        "| Rank | Diagnosis | Probability | Prior | Log-odds | Codes |",
+        "|---:|---|---:|---:|---:|---|",
+    ]
+    for entry in report.ranking:
+        codes = f"{entry.codes.icd10_system} {entry.codes.icd10}" if entry.codes.icd10 else "—"
+        lines.append(
+            f"| {entry.rank} | {entry.label} | {percent(entry.probability)} | {percent(entry.prior)} "
+            f"| {entry.log_odds:+.2f} | {codes} |"
+        )
+    if report.prior_context is not None:
+        context = report.prior_context
+        lines += [
+            "",
+            f"Priors for {context.label} ({context.basis}): {_cell(context.rationale)} "
+            f"{cite(context.source_keys, numbers)}",
+        ]
+    return lines
+
+
+def _not_counted(entry: RankedEntry) -> list[str]:
+    if not entry.not_counted:
+        return []
+    counted = ", ".join(f"`{item.rule}` (LR {item.likelihood_ratio:.3g})" for item in entry.not_counted)
+    return ["", f"Also fired, not counted again (one fact counts once): {counted}"]

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from rich import box
-from rich.console import RenderableType
+from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -15,24 +16,25 @@ from ddx.quiz.model import CitedFinding, Grade
 from ddx.quiz.store import Attempt
 
 _VERDICT = {
-    "agrees": ("✓ the engine weighs it the same way", "green"),
-    "missed": ("✗ the engine weighs it; you did not cite it", "yellow"),
-    "not_weighed": ("· no rule weighs it this way", "dim"),
-    "misconception": ("✗ the engine weighs it the other way", "bold red"),
+    "agrees": ("✓", "the engine weighs it the same way", "green"),
+    "missed": ("○", "the engine weighs it; you did not cite it", "yellow"),
+    "not_weighed": ("·", "no rule weighs it this way", "dim"),
+    "misconception": ("✗", "the engine weighs it the other way", "bold red"),
 }
 
 
-def _findings_table(title: str, cited: list[CitedFinding]) -> Table:
-    table = Table(title=title, title_justify="left", box=box.SIMPLE, expand=True)
-    table.add_column("Finding", no_wrap=True)
-    table.add_column("Verdict")
-    table.add_column("Rules", overflow="fold")
+def _findings_table(title: str, cited: list[CitedFinding]) -> RenderableType:
+    """One line per finding (a list, so a long rule id is never split): mark, finding, verdict, rules."""
+    lines: list[RenderableType] = [Text(title, style="italic")]
     for item in cited:
-        text, style = _VERDICT[item.verdict]
-        table.add_row(item.finding, Text(text, style=style), ", ".join(item.rules))
+        mark, text, style = _VERDICT[item.verdict]
+        line = Text.assemble((f"{mark} ", style), (item.finding, "bold"), f": {text}")
+        if item.rules:
+            line.append(" · " + ", ".join(item.rules), style="dim")
+        lines.append(Padding(line, (0, 0, 0, 2)))
     if not cited:
-        table.add_row("—", "nothing cited and nothing to cite", "")
-    return table
+        lines.append(Padding(Text("— nothing cited and nothing to cite"), (0, 0, 0, 2)))
+    return Group(*lines)
 
 
 def grade_renderables(grade: Grade, labels: Mapping[Any, str]) -> list[RenderableType]:
@@ -70,17 +72,16 @@ def grade_renderables(grade: Grade, labels: Mapping[Any, str]) -> list[Renderabl
     parts.append(_findings_table(f"Findings you cited for {first}", grade.supports_first))
     for against, cited in grade.against.items():
         parts.append(_findings_table(f"Findings you cited against {labels[against]}", cited))
-    if grade.misconceptions:
-        table = Table(title="Misconceptions", title_justify="left", box=box.SIMPLE, expand=True)
-        table.add_column("You said")
-        table.add_column("But", ratio=2)
+    if grade.misconceptions:  # a list, not a table: the explanation is the teaching, and must read as prose
+        lines: list[RenderableType] = [Text("Misconceptions", style="italic")]
         for item in grade.misconceptions:
-            table.add_row(
-                f"{item.finding} {item.student_said}",
-                f"{item.rule} weighs it {item.direction} {labels[item.diagnosis]}: {item.rationale} "
-                f"Source: {item.citation}",
-            )
-        parts.append(table)
+            said = f"You said: {item.finding} {item.student_said}"
+            if not item.penalised:
+                said += " (not penalised: the rule weighs it only together with other findings)"
+            lines.append(Text.assemble(("✗ ", "bold red"), said))
+            but = f"But {item.rule} weighs it {item.direction} {labels[item.diagnosis]}: {item.rationale}"
+            lines.append(Padding(Group(Text(but), Text(f"Source: {item.citation}", style="dim")), (0, 0, 1, 2)))
+        parts.append(Group(*lines))
     if grade.script_concordance:
         table = Table(title="Script concordance", title_justify="left", box=box.SIMPLE, expand=True)
         table.add_column("Item", ratio=3)
@@ -96,16 +97,40 @@ def grade_renderables(grade: Grade, labels: Mapping[Any, str]) -> list[Renderabl
     score.add_column("Points", justify="right")
     score.add_column("of", justify="right")
     for part, maximum in grade.maximum.items():
-        score.add_row(part.replace("_", " "), f"{grade.breakdown.get(part, 0):.1f}", f"{maximum:g}")
+        points = grade.before_penalty.get(part, grade.breakdown.get(part, 0))
+        score.add_row(part.replace("_", " "), f"{points:.1f}", f"{maximum:g}")
+    penalised = sum(1 for m in grade.misconceptions if m.penalised)
+    if grade.misconceptions:
+        score.add_row(f"misconceptions ({penalised} × −5)", f"−{grade.misconception_penalty:.1f}", "")
     parts.append(score)
+    if grade.misconceptions:
+        parts.append(Text("Misconceptions come off the two findings parts, never below 0.", style="dim"))
     return parts
 
 
-def history_table(attempts: list[Attempt], title: str) -> Table:
-    table = Table(title=title, title_justify="left", box=box.SIMPLE)
-    for column in ("#", "Started", "Student", "Case", "Status", "Score"):
-        table.add_column(column)
-    for attempt in attempts:
-        score = "—" if attempt.score is None else f"{attempt.score:.0f}"
-        table.add_row(str(attempt.id), attempt.started_at, attempt.student, attempt.case_id, attempt.status, score)
-    return table
+def history_table(attempts: list[Attempt], title: str, width: int = 120) -> RenderableType:
+    """Attempts, oldest first: a table where every case id fits whole, else one line per attempt."""
+    rows = [
+        (
+            str(a.id),
+            a.started_at[:16].replace("T", " "),
+            a.student,
+            a.case_id,
+            a.status,
+            "—" if a.score is None else f"{a.score:.0f}",
+        )
+        for a in attempts
+    ]
+    widths = [max((len(row[i]) for row in rows), default=0) for i in range(6)]
+    if sum(max(w, 8) for w in widths) + 2 * 6 + 2 <= width:
+        table = Table(title=title, title_justify="left", box=box.SIMPLE)
+        for column in ("#", "Started", "Student", "Case", "Status", "Score"):
+            table.add_column(column, no_wrap=True)
+        for row in rows:
+            table.add_row(*row)
+        return table
+    lines: list[RenderableType] = [Text(title, style="italic")]
+    for number, started, student, case_id, status, score in rows:
+        lines.append(Text(f"{number:>3}  {started}  {student}  {status}  {score}"))
+        lines.append(Padding(Text(case_id, style="dim"), (0, 0, 0, 5)))
+    return Group(*lines)

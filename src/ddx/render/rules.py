@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from rich import box
+from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from ddx.findings import FindingSpec
 from ddx.render import format_findings
@@ -40,33 +43,55 @@ def _relative(path: str, pack: RulePack) -> str:
         return path
 
 
-def rules_table(pack: RulePack) -> Table:
-    table = Table(
-        title=f"{pack.info.name} {pack.info.version}: {len(pack.rules)} rules",
-        title_justify="left",
-        box=box.SIMPLE,
-        expand=True,
-    )
-    table.add_column("Rule", overflow="fold", min_width=16)
-    table.add_column("Effects", ratio=2, min_width=18)
-    table.add_column("When", ratio=3, min_width=22)
-    table.add_column("File", overflow="fold", style="dim", min_width=10)
-    for rule in pack.rules:
-        table.add_row(
+def rules_table(pack: RulePack, width: int = 160) -> RenderableType:
+    """The pack: a table where ids, file:line and every word of a condition fit whole, else one block per rule."""
+    title = f"{pack.info.name} {pack.info.version}: {len(pack.rules)} rules"
+    rows = [
+        (
             rule.id,
             "; ".join(effect_text(pack, e) for e in rule.effects),
             rule.when.to_text(),
             f"{_relative(rule.file, pack)}:{rule.line}",
         )
-    return table
+        for rule in pack.rules
+    ]
+    widest = [max((len(row[i]) for row in rows), default=4) for i in (0, 3)]
+    word = max((len(w) for row in rows for w in row[2].split()), default=10)
+    if widest[0] + widest[1] + 30 + max(word, 40) + 8 <= width:
+        table = Table(title=title, title_justify="left", box=box.SIMPLE, expand=True)
+        table.add_column("Rule", no_wrap=True)
+        table.add_column("Effects", ratio=2, min_width=24)
+        table.add_column("When", ratio=3, min_width=max(word, 40))
+        table.add_column("File", no_wrap=True, style="dim")
+        for row in rows:
+            table.add_row(*row)
+        return table
+    lines: list[RenderableType] = [Text(title, style="italic")]
+    for rule_id, effects, when, location in rows:
+        lines.append(Text.assemble((rule_id, "bold"), "  ", (location, "dim")))
+        lines.append(Padding(Group(Text(effects), Text("when " + when)), (0, 0, 1, 4)))
+    return Group(*lines)
 
 
-def rule_markdown(pack: RulePack, rule: Rule, cases: list[str] | None = None, *, heading: str = "##") -> str:
-    """One rule as a document: what it does, why, examples, (cases,) references."""
+STATUS_MEANING = {
+    "draft": "draft (no review recorded for this rule: draft is the default of maintenance.validated)",
+    "reviewed": "reviewed (a review is recorded in the rule's maintenance.validated)",
+    "validated": "validated (recorded as validated in the rule's maintenance.validated)",
+}
+
+
+def rule_markdown(
+    pack: RulePack, rule: Rule, cases: list[str] | None = None, *, heading: str = "##", explain_status: bool = False
+) -> str:
+    """One rule as a document: what it does, why, authoring notes, examples, (cases,) references.
+
+    ``explain_status`` says what the review status means (``rules show``); docs/rules.md keeps the short form.
+    """
     sub = heading + "#"
     lines = [f"{heading} {rule.id}: {rule.title}", ""]
     location = f"{_relative(rule.file, pack)}:{rule.line}"
-    stamp = f"`{location}` · stage: {rule.stage} · status: {rule.maintenance.validated}"
+    status = STATUS_MEANING[rule.maintenance.validated] if explain_status else rule.maintenance.validated
+    stamp = f"`{location}` · stage: {rule.stage} · status: {status}"
     fires = f"Fires when **{rule.when.to_text()}**"
     if rule.unless is not None:
         fires += f", unless **{rule.unless.to_text()}** is known"
@@ -83,7 +108,10 @@ def rule_markdown(pack: RulePack, rule: Rule, cases: list[str] | None = None, *,
             lines.append(f"  — {' '.join(effect.red_flag.split())}")
         if isinstance(effect, RecommendationEffect):
             lines.append(f"  — {' '.join(effect.recommendation.split())}")
-    lines += ["", f"{sub} Why", "", " ".join(rule.rationale.split()), "", f"{sub} Examples", ""]
+    lines += ["", f"{sub} Why", "", " ".join(rule.rationale.split()), ""]
+    if rule.notes:
+        lines += [f"{sub} Notes for rule authors", "", " ".join(rule.notes.split()), ""]
+    lines += [f"{sub} Examples", ""]
     lines += [f"- fires: `{format_findings(example) or '(no findings)'}`" for example in rule.examples.fires]
     lines += [
         f"- does not fire: `{format_findings(example) or '(no findings)'}`" for example in rule.examples.does_not_fire

@@ -1,4 +1,10 @@
-"""The terminal report (rich): red flags first, ranking with bars, evidence, advice, unknowns, disclaimer."""
+"""The terminal report (rich): red flags first, ranking with bars, evidence, advice, unknowns, disclaimer.
+
+Laid out for the width there is: the evidence is a table only where every column fits whole and the "Why"
+column still gets :data:`WHY_WIDTH` characters (never below :data:`WIDE` columns); otherwise it is a stacked
+list (direction, likelihood ratio and rule on one line, the findings on the next, the rationale as a wrapped
+paragraph). Either way no rule id, citation or finding is ever cut, and a rule's rationale is printed once.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +12,19 @@ import io
 
 from rich import box
 from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from ddx.display import SafeConsole
 from ddx.findings import display_value
-from ddx.render import cite, format_findings, source_numbers
-from ddx.report import RankedEntry, Report, SecondaryEntry
+from ddx.render import CONVENTION_NOTE, cite, format_findings, likelihood_ratio_text, percent, source_numbers
+from ddx.report import EvidenceItem, RankedEntry, Report, SecondaryEntry
 
 _BAR_WIDTH = 24
+WIDE = 100  # below this many columns the evidence is always a stacked list
+WHY_WIDTH = 40  # ... and above, a table only if its "Why" column keeps this many characters
 _STATUS_STYLE = {"present": "bold magenta", "absent": "green", "indeterminate": "yellow"}
 Numbers = dict[str, int]
 
@@ -24,9 +33,9 @@ def _oneline(text: str) -> str:
     return " ".join(text.split())
 
 
-def _bar(probability: float) -> Text:
-    filled = round(probability * _BAR_WIDTH)
-    return Text("█" * filled + "░" * (_BAR_WIDTH - filled), style="cyan")
+def _bar(probability: float, width: int = _BAR_WIDTH) -> Text:
+    filled = round(probability * width)
+    return Text("█" * filled + "░" * (width - filled), style="cyan")
 
 
 def _header(report: Report) -> Text:
@@ -49,51 +58,129 @@ def _red_flags(report: Report, numbers: Numbers) -> Panel:
     return Panel(flags, title="RED FLAGS", border_style="red" if urgent else "yellow")
 
 
-def _ranking(report: Report) -> Table:
-    table = Table(title="Differential", box=box.SIMPLE_HEAVY, title_justify="left", expand=True)
+def _ranking(report: Report, width: int) -> Table:
+    table = Table(title="Differential", box=box.SIMPLE_HEAVY, title_justify="left")
     table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("Diagnosis", ratio=1)
+    table.add_column("Diagnosis", no_wrap=True)
     table.add_column("Probability", no_wrap=True)
     table.add_column("%", justify="right", no_wrap=True)
+    table.add_column("prior", justify="right", no_wrap=True, style="dim")
     table.add_column("log-odds", justify="right", no_wrap=True)
+    bar = _BAR_WIDTH if width >= WIDE else _BAR_WIDTH // 2
     for entry in report.ranking:
         table.add_row(
             str(entry.rank),
             entry.label,
-            _bar(entry.probability),
-            f"{entry.probability:.1%}",
+            _bar(entry.probability, bar),
+            percent(entry.probability),
+            percent(entry.prior),
             f"{entry.log_odds:+.2f}",
         )
     return table
 
 
+def _headline(report: Report) -> Text:
+    """The answer in one line: the leading diagnosis, or indeterminate with what would decide."""
+    if report.headline is None:
+        return Text("")
+    style = "bold" if report.headline.status == "leading" else "bold yellow"
+    return Text(report.headline.text, style=style)
+
+
+def _base_rates(report: Report, numbers: Numbers) -> Text:
+    """Which base rates the ranking started from: the prior context, and whether it is published or judged."""
+    context = report.prior_context
+    if context is None:
+        return Text("")
+    return Text(
+        f"Priors for {context.label} ({context.basis}): {_oneline(context.rationale)} "
+        f"{cite(context.source_keys, numbers)}",
+        style="dim",
+    )
+
+
 def _why_top(report: Report, labels: dict[str, str]) -> Panel:
+    """Each rule's share of the margin, saying *for* the first or *against* the second (or the reverse)."""
     comparison = report.top_comparison
     rows = Table(box=None, show_header=False, padding=(0, 1))
     rows.add_column(justify="right", no_wrap=True)
     rows.add_column()
     for item in comparison.contributions:
-        rows.add_row(f"{item.log_contribution:+.2f}", f"{item.rule} ({labels[item.diagnosis]})")
+        rows.add_row(f"{item.log_contribution:+.2f}", f"{item.rule} ({item.direction} {labels[item.diagnosis]})")
     margin, prior = comparison.log_margin, comparison.prior_log_ratio
     summary = Text(f"log margin {margin:+.2f} = prior ratio {prior:+.2f} + the rules below")
     title = f"Why {labels[comparison.first]} ranks above {labels[comparison.second]}"
     return Panel(Group(summary, rows), title=title, title_align="left")
 
 
-def _evidence(entry: RankedEntry, numbers: Numbers) -> Table:
-    table = Table(title=f"{entry.rank}. {entry.label} — evidence", title_justify="left", box=box.SIMPLE, expand=True)
+def _arrow(direction: str) -> Text:
+    return Text("▲ for", style="green") if direction == "for" else Text("▼ against", style="red")
+
+
+def _why(item: EvidenceItem, numbers: Numbers, shown: dict[str, str], label: str) -> str:
+    """The rationale with its citations, or a pointer to where the same rule's rationale was printed."""
+    if item.rule in shown:
+        return f"(rationale under {shown[item.rule]}) {cite(item.source_keys, numbers)}"
+    shown[item.rule] = label
+    return f"{_oneline(item.rationale)} {cite(item.source_keys, numbers)}"
+
+
+def _tokens(entries: list[RankedEntry]) -> list[str]:
+    return [
+        f"{name}={display_value(value)}"
+        for e in entries
+        for item in e.evidence
+        for name, value in item.findings.items()
+    ]
+
+
+def evidence_as_tables(report: Report, width: int) -> bool:
+    """Whether ``width`` columns hold the evidence tables with every id and finding whole and a readable Why."""
+    if width < WIDE:
+        return False
+    rule = max((len(item.rule) for e in report.ranking for item in e.evidence), default=4)
+    findings = max(map(len, _tokens(report.ranking)), default=18)
+    # columns: rule, direction (9), LR (5), findings, why; each padded by one space either side, plus the margins
+    return rule + 9 + 5 + findings + WHY_WIDTH + 5 * 2 + 2 <= width
+
+
+def _evidence(entry: RankedEntry, numbers: Numbers, tables: bool, shown: dict[str, str]) -> RenderableType:
+    title = f"{entry.rank}. {entry.label} — evidence"
+    if not tables:
+        return _evidence_list(entry, numbers, title, shown)
+    tokens = _tokens([entry])
+    table = Table(title=title, title_justify="left", box=box.SIMPLE, expand=True)
     table.add_column("Rule", no_wrap=True)
-    table.add_column("", no_wrap=True)
+    table.add_column("Direction", no_wrap=True)
     table.add_column("LR", justify="right", no_wrap=True)
-    table.add_column("On the evidence of", ratio=2, overflow="fold")
-    table.add_column("Why", ratio=3)
+    table.add_column("On the evidence of", no_wrap=True, min_width=max(map(len, tokens), default=10))
+    table.add_column("Why", ratio=1, overflow="fold")
     if not entry.evidence:
         table.add_row("—", "", "", "no rule fired", "rests on its prior")
     for item in entry.evidence:
-        arrow = Text("▲ for", style="green") if item.direction == "for" else Text("▼ against", style="red")
-        why = f"{_oneline(item.rationale)} {cite(item.source_keys, numbers)}"
-        table.add_row(item.rule, arrow, f"{item.likelihood_ratio:.3g}", format_findings(item.findings), why)
+        findings = "\n".join(f"{name}={display_value(value)}" for name, value in item.findings.items())
+        label = f"{entry.rank}. {entry.label}"
+        table.add_row(
+            item.rule,
+            _arrow(item.direction),
+            likelihood_ratio_text(item.likelihood_ratio, item.basis),
+            findings,
+            _why(item, numbers, shown, label),
+        )
     return table
+
+
+def _evidence_list(entry: RankedEntry, numbers: Numbers, title: str, shown: dict[str, str]) -> RenderableType:
+    lines: list[RenderableType] = [Text(title, style="italic")]
+    if not entry.evidence:
+        lines.append(Padding(Text("No rule fired for or against it; it rests on its prior."), (0, 0, 0, 2)))
+    for item in entry.evidence:
+        lr = likelihood_ratio_text(item.likelihood_ratio, item.basis)
+        head = Text.assemble(_arrow(item.direction), f"  LR {lr}  ", (item.rule, "bold"))
+        findings = Text("on " + format_findings(item.findings), style="dim")
+        why = Text(_why(item, numbers, shown, f"{entry.rank}. {entry.label}"))
+        lines += [Padding(head, (0, 0, 0, 2)), Padding(Group(findings, why), (0, 0, 1, 4))]
+    return Group(*lines)
 
 
 def _secondary(secondary: SecondaryEntry, numbers: Numbers) -> Panel:
@@ -142,8 +229,8 @@ def _sources(report: Report, numbers: Numbers) -> Text:
     return sources
 
 
-def report_renderables(report: Report) -> list[RenderableType]:
-    """The report as rich renderables, in reading order: red flags first, disclaimer last."""
+def report_renderables(report: Report, width: int = 120) -> list[RenderableType]:
+    """The report as rich renderables for ``width`` columns, in reading order: red flags first, disclaimer last."""
     numbers = source_numbers(report)
     labels: dict[str, str] = {e.diagnosis: e.label for e in report.ranking}
     parts: list[RenderableType] = [_header(report)]
@@ -151,8 +238,15 @@ def report_renderables(report: Report) -> list[RenderableType]:
         parts.append(_extracted_from(report))
     if report.red_flags:
         parts.append(_red_flags(report, numbers))
-    parts += [_ranking(report), _why_top(report, labels)]
-    parts += [_evidence(entry, numbers) for entry in report.ranking]
+    parts += [_headline(report), _ranking(report, width), _base_rates(report, numbers), _why_top(report, labels)]
+    shown: dict[str, str] = {}
+    tables = evidence_as_tables(report, width)
+    for entry in report.ranking:
+        parts.append(_evidence(entry, numbers, tables, shown))
+        if entry.not_counted:
+            counted_once = ", ".join(f"{item.rule} (LR {item.likelihood_ratio:.3g})" for item in entry.not_counted)
+            parts.append(Text(f"  Also fired, not counted again (one fact counts once): {counted_once}", style="dim"))
+    parts.append(Text(CONVENTION_NOTE, style="dim"))
     parts += [_secondary(secondary, numbers) for secondary in report.secondary]
     parts += [_recommendations(report, numbers), _unknowns(report, labels), _sources(report, numbers)]
     parts.append(Panel(Text(report.disclaimer, style="bold"), title="Disclaimer", border_style="yellow"))
@@ -174,6 +268,7 @@ def _extracted_from(report: Report) -> Table:
 
 
 def render_text(report: Report, *, color: bool | None = None, width: int | None = None) -> str:
+    """The report as text for ``width`` columns (default 110); without colour, no line ends in padding."""
     console = SafeConsole(
         record=True,
         width=width or 110,
@@ -182,6 +277,7 @@ def render_text(report: Report, *, color: bool | None = None, width: int | None 
         file=io.StringIO(),  # rich records what it prints; the caller decides where the text goes
         highlight=False,
     )
-    for part in report_renderables(report):
+    for part in report_renderables(report, console.width):
         console.print(part)
-    return console.export_text(styles=bool(color))
+    text = console.export_text(styles=bool(color))
+    return text if color else "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
