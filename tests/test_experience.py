@@ -297,12 +297,12 @@ def test_authoring_notes_reach_rule_authors_and_never_the_clinician(tmp_path: Pa
     rules = tmp_path / "rules"
     shutil.copytree(REPO / "rules", rules)
     text = (rules / "avulsion.yaml").read_text()
-    marker = "    citations: [eurorad-14910, stevens-1999]\n"
-    anchor = text.index("  - id: AVU-TENDON-INSERTS-ON-LESION")
+    marker = "    citations: [ferraro-2023, rossi-dragoni-2001]\n"
+    anchor = text.index("  - id: AVU-FORCEFUL-HAMSTRING-EVENT")
     at = text.index(marker, anchor)
     note = "    notes: One finding, two consequences, so one rule with two effects (AUTHORING-NOTE).\n"
     (rules / "avulsion.yaml").write_text(text[:at] + note + text[at:])
-    shown = run_ddx("rules", "show", "AVU-TENDON-INSERTS-ON-LESION", "--rules", str(rules))
+    shown = run_ddx("rules", "show", "AVU-FORCEFUL-HAMSTRING-EVENT", "--rules", str(rules))
     assert shown.returncode == 0, shown.stderr
     assert "Notes for rule authors" in shown.stdout
     assert "AUTHORING-NOTE" in shown.stdout
