@@ -245,7 +245,8 @@ def report_renderables(report: Report, width: int = 120) -> list[RenderableType]
         parts.append(_evidence(entry, numbers, tables, shown))
         if entry.not_counted:
             counted_once = ", ".join(f"{item.rule} (LR {item.likelihood_ratio:.3g})" for item in entry.not_counted)
-            parts.append(Text(f"  Also fired, not counted again (one fact counts once): {counted_once}", style="dim"))
+            said = Text(f"Also fired, not counted again (one fact counts once): {counted_once}", style="dim")
+            parts.append(Padding(said, (0, 0, 1, 2)))
     parts.append(Text(CONVENTION_NOTE, style="dim"))
     parts += [_secondary(secondary, numbers) for secondary in report.secondary]
     parts += [_recommendations(report, numbers), _unknowns(report, labels), _sources(report, numbers)]
