@@ -63,3 +63,13 @@ def csv_cell(value: Any) -> Any:
         return value
     text = printable(value)
     return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def percent(probability: float, digits: int = 1) -> str:
+    """A probability as reports show it, never 0 % or 100 %, which a rule-based estimate cannot claim."""
+    floor = 10.0**-digits / 100
+    if probability < floor:
+        return f"<{floor:.{digits}%}"
+    if probability > 1 - floor:
+        return f">{1 - floor:.{digits}%}"
+    return f"{probability:.{digits}%}"

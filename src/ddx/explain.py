@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from ddx.case import Case
 from ddx.counterfactuals import tops
+from ddx.display import percent
 from ddx.evaluate import Conclusion, Evaluator, NotExcluded, SecondaryConclusion
 from ddx.findings import Findings
 from ddx.oracle import witness
@@ -155,7 +156,7 @@ def headline_for(
             status="leading",
             diagnosis=top.diagnosis,
             probability=round(top.probability, 6),
-            text=f"{label} leads ({shown_probability(top.probability)}).",
+            text=f"{label} leads ({percent(top.probability, 0)}).",
         ), ()
     deciding = [u.finding for u in unknowns if u.could_change_top][:3]
     if not deciding:
@@ -167,7 +168,7 @@ def headline_for(
         deciding = [q.finding for q in scored if q.score > 0][:3]
     names = ", ".join(pack.specs[name].title.lower() for name in deciding)
     text = (
-        f"Indeterminate: {label} leads at only {shown_probability(top.probability)} "
+        f"Indeterminate: {label} leads at only {percent(top.probability, 0)} "
         f"(below {uncertainty.leading_above:.0%})."
         + (f" What would decide: {names}." if names else "")
         + f" Next step: {' '.join(uncertainty.next_step.split())}"
@@ -181,15 +182,6 @@ def headline_for(
         next_step=" ".join(uncertainty.next_step.split()),
         citation=pack.citation_text(uncertainty.citations),
     ), uncertainty.citations
-
-
-def shown_probability(probability: float) -> str:
-    """A probability as a report shows it: never 0 % or 100 %, which a rule-based estimate cannot claim."""
-    if probability < 0.005:
-        return "<1%"
-    if probability > 0.995:
-        return ">99%"
-    return f"{probability:.0%}"
 
 
 def _extracted_from(case: Case) -> dict[str, ExtractedFrom] | None:
@@ -349,7 +341,7 @@ class _ReportParts:
         return RedFlag(
             rule=entry.id,
             severity=entry.severity,
-            message=f"{' '.join(entry.message.split())} ({label} {shown_probability(open_one.probability)}; {reason}.)",
+            message=f"{' '.join(entry.message.split())} ({label} {percent(open_one.probability, 0)}; {reason}.)",
             findings=keeping,
             citation=self.pack.citation_text(entry.citations),
             source_keys=list(entry.citations),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from ddx.display import percent as percent  # reports import it with the other render helpers
 from ddx.findings import display_value
 from ddx.report import Report
 
@@ -42,15 +43,6 @@ CONVENTION_NOTE = (
     "† by convention: a qualitative strength on the pack's scale, where no likelihood ratio is published; "
     "other ratios are derived from published figures."
 )
-
-
-def percent(probability: float) -> str:
-    """A probability as reports show it: one decimal, and never 0 % or 100 %, which rules cannot claim."""
-    if probability < 0.001:
-        return "<0.1%"
-    if probability > 0.999:
-        return ">99.9%"
-    return f"{probability:.1%}"
 
 
 def likelihood_ratio_text(likelihood_ratio: float, basis: str) -> str:
