@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from ddx.engine import CompiledRuleset
 from ddx.findings import Findings
-from ddx.oracle import evaluate
+from ddx.oracle import predicate
 from ddx.ranking import RankedDiagnosis, rank
 from ddx.rulepack import (
     CATEGORY_ORDER,
@@ -97,7 +97,7 @@ class Evaluator:
     def _without_exceptions(self, fired_ids: Iterable[str], facts: Mapping[str, Any]) -> tuple[Rule, ...]:
         """The rules durable-rules fired, less those whose ``unless`` is known to hold for these facts."""
         rules = map(self.pack.by_id.__getitem__, fired_ids)
-        return tuple(rule for rule in rules if rule.unless is None or not rule.excepted(facts))
+        return tuple(rule for rule in rules if rule.unless is None or predicate(rule.unless)(facts) is not True)
 
     def fire(self, rule: Rule, facts: Mapping[str, Any]) -> bool:
         """Whether ``rule`` fires on ``facts`` when evaluated with the rest of its stage on durable-rules."""
@@ -156,7 +156,7 @@ class Evaluator:
             NotExcluded(entry, probability[entry.diagnosis])
             for entry in self.pack.info.must_not_miss
             if probability.get(entry.diagnosis, 0.0) >= entry.above
-            and (entry.unless is None or evaluate(entry.unless, facts) is not True)
+            and (entry.unless is None or predicate(entry.unless)(facts) is not True)
         )
 
     def close(self) -> None:

@@ -83,8 +83,12 @@ def _count_once(contributions: list[Contribution]) -> tuple[list[Contribution], 
             contribution.rule.id,
         ):
             strongest[group] = contribution
-    counted = [c for c in contributions if c.rule.group is None or strongest[c.rule.group] is c]
-    return counted, [c for c in contributions if c not in counted]
+    # Identity, not equality: comparing contributions would compare whole rule models, case after case.
+    counts = [c.rule.group is None or strongest[c.rule.group] is c for c in contributions]
+    return (
+        [c for c, counted in zip(contributions, counts, strict=True) if counted],
+        [c for c, counted in zip(contributions, counts, strict=True) if not counted],
+    )
 
 
 def rank(pack: RulePack, fired: Iterable[Rule], context: PriorContext | None = None) -> tuple[RankedDiagnosis, ...]:

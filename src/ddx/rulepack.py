@@ -525,10 +525,10 @@ class RulePack(BaseModel):
 
     def prior_context(self, facts: Mapping[str, Any]) -> PriorContext:
         """The first context of the priors table whose condition is known true for these facts."""
-        from ddx.oracle import evaluate
+        from ddx.oracle import predicate
 
         contexts = self.info.prior_contexts
-        return next((c for c in contexts if c.when is None or evaluate(c.when, facts) is True), contexts[-1])
+        return next((c for c in contexts if c.when is None or predicate(c.when)(facts) is True), contexts[-1])
 
     @property
     def specs(self) -> dict[str, FindingSpec]:
