@@ -23,12 +23,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ddx.errors import DdxInputError
 from ddx.findings import FindingSpec, suggest
+from ddx.rulepack import LEXICON_FILE
 from ddx.yamlsource import LoadedDocument, load_document
 
 if TYPE_CHECKING:
     from ddx.rulepack import RulePack
 
-LEXICON_FILE = "lexicon.yaml"
 ContextCategory = Literal[
     "NEGATED_EXISTENCE", "POSSIBLE_EXISTENCE", "HYPOTHETICAL", "HISTORICAL", "FAMILY", "TERMINATE"
 ]
