@@ -46,6 +46,16 @@ def test_digest_changes_when_a_rule_file_changes(tmp_path: Path, pack: RulePack)
     assert load_rule_pack(copy).digest != pack.digest
 
 
+def test_a_prior_context_without_when_before_the_default_is_an_error_with_its_line(tmp_path: Path) -> None:
+    copy = tmp_path / "rules"
+    shutil.copytree(RULES_DIR, copy)
+    pack_file = copy / "pack.yaml"
+    text = pack_file.read_text(encoding="utf-8")
+    pack_file.write_text(text.replace("    when: {history_of_malignancy: true}\n", "", 1), encoding="utf-8")
+    with pytest.raises(DdxInputError, match=r"pack\.yaml:69: priors\.0: needs 'when' \(only the last prior context"):
+        load_rule_pack(copy)
+
+
 @pytest.fixture
 def rules_with(tmp_path: Path) -> Callable[[str], Path]:
     """A copy of the shipped rules folder plus one extra rules file."""

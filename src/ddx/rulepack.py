@@ -197,6 +197,16 @@ class Uncertainty(_Frozen):
     citations: tuple[str, ...] = Field(min_length=1)
 
 
+_Conditional = TypeVar("_Conditional", PriorContext, BaselineStep)
+
+
+def _ends_with_one_default(entries: tuple[_Conditional, ...], noun: str) -> tuple[_Conditional, ...]:
+    """A first-match table: every entry but the last has a ``when``; the last, the default, has none."""
+    if entries and (entries[-1].when is not None or any(entry.when is None for entry in entries[:-1])):
+        raise ValueError(f"every {noun} but the last needs 'when'; the last is the default, without it")
+    return entries
+
+
 class PackInfo(_Frozen):
     name: str
     version: str
@@ -212,9 +222,7 @@ class PackInfo(_Frozen):
     @field_validator("priors")
     @classmethod
     def _priors_end_with_one_default(cls, contexts: tuple[PriorContext, ...]) -> tuple[PriorContext, ...]:
-        if contexts and (contexts[-1].when is not None or any(c.when is None for c in contexts[:-1])):
-            raise ValueError("every prior context but the last needs 'when'; the last is the default, without it")
-        return contexts
+        return _ends_with_one_default(contexts, "prior context")
 
     @property
     def prior_contexts(self) -> tuple[PriorContext, ...]:
@@ -234,9 +242,7 @@ class PackInfo(_Frozen):
     @field_validator("baseline")
     @classmethod
     def _baseline_ends_with_one_default(cls, steps: tuple[BaselineStep, ...]) -> tuple[BaselineStep, ...]:
-        if steps and (steps[-1].when is not None or any(step.when is None for step in steps[:-1])):
-            raise ValueError("every step but the last needs 'when'; the last is the default, without it")
-        return steps
+        return _ends_with_one_default(steps, "step")
 
     @model_validator(mode="after")
     def _priors_cover_each_diagnosis_once(self) -> PackInfo:
@@ -649,8 +655,8 @@ def _load_pack_info(document: LoadedDocument, specs: Mapping[str, FindingSpec]) 
         raise DdxInputError("expected a mapping (name, version, strength_scale, ...)", source=document.source)
     data = {
         **document.data,
-        "baseline": _parse_baseline(document, specs),
-        "priors": _parse_conditions_in(document, "priors", "when", specs),
+        "baseline": _parse_first_match(document, "baseline", "step", specs),
+        "priors": _parse_first_match(document, "priors", "prior context", specs),
         "must_not_miss": _parse_conditions_in(document, "must_not_miss", "unless", specs),
     }
     try:
@@ -659,22 +665,26 @@ def _load_pack_info(document: LoadedDocument, specs: Mapping[str, FindingSpec]) 
         raise validation_error_to_input_error(error, document, model_name="pack") from None
 
 
-def _parse_baseline(document: LoadedDocument, specs: Mapping[str, FindingSpec]) -> Any:
-    """The ``baseline:`` steps with each ``when`` parsed in the rules' condition language (evidence findings)."""
-    raw = document.data.get("baseline", [])
+def _parse_first_match(document: LoadedDocument, key: str, noun: str, specs: Mapping[str, FindingSpec]) -> Any:
+    """A first-match table (``baseline:``, ``priors:``) with each ``when`` parsed in the rules' condition language.
+
+    Only the last entry, the default, goes without ``when``; the error names the entry's line, which the
+    model's own check (for packs built in code) cannot.
+    """
+    raw = document.data.get(key, [])
     if isinstance(raw, list):
         for index, entry in enumerate(raw):
             is_last = index == len(raw) - 1
             if isinstance(entry, dict) and ("when" in entry) == is_last:
                 raise DdxInputError(
-                    "the last step is the default, without 'when'"
+                    f"the last {noun} is the default, without 'when'"
                     if is_last
-                    else "needs 'when' (only the last step is the default)",
+                    else f"needs 'when' (only the last {noun} is the default)",
                     source=document.source,
-                    line=document.line_of(("baseline", index)),
-                    field=f"baseline.{index}",
+                    line=document.line_of((key, index)),
+                    field=f"{key}.{index}",
                 )
-    return _parse_conditions_in(document, "baseline", "when", specs)
+    return _parse_conditions_in(document, key, "when", specs)
 
 
 def _parse_conditions_in(document: LoadedDocument, key: str, field: str, specs: Mapping[str, FindingSpec]) -> Any:
