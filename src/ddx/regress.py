@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -304,16 +305,21 @@ def snapshot_text(report: Report) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
 
 
-def snapshot_mismatches(run: RegressionRun, directory: Path) -> list[str]:
-    """Case ids whose report differs from (or lacks) its snapshot in ``directory``."""
-    stale = []
+def _stale_snapshots(run: RegressionRun, directory: Path) -> Iterator[tuple[str, Path, str | None, str]]:
+    """(case id, snapshot path, its text or None if missing, the report now) for each report that differs."""
     for result in run.results:
         if result.report is None:
             continue
         path = directory / f"{result.case_id}.json"
-        if not path.is_file() or path.read_text(encoding="utf-8") != snapshot_text(result.report):
-            stale.append(result.case_id)
-    return stale
+        old = path.read_text(encoding="utf-8") if path.is_file() else None
+        new = snapshot_text(result.report)
+        if old != new:
+            yield result.case_id, path, old, new
+
+
+def snapshot_mismatches(run: RegressionRun, directory: Path) -> list[str]:
+    """Case ids whose report differs from (or lacks) its snapshot in ``directory``."""
+    return [case_id for case_id, *_ in _stale_snapshots(run, directory)]
 
 
 @dataclass(frozen=True)
@@ -348,16 +354,9 @@ def snapshot_changes(run: RegressionRun, directory: Path) -> list[SnapshotChange
     import json
 
     changes = []
-    for result in run.results:
-        if result.report is None:
-            continue
-        path = directory / f"{result.case_id}.json"
-        new = snapshot_text(result.report)
-        if not path.is_file():
-            changes.append(SnapshotChange(result.case_id, ("new: no snapshot yet",), ""))
-            continue
-        old = path.read_text(encoding="utf-8")
-        if old == new:
+    for case_id, path, old, new in _stale_snapshots(run, directory):
+        if old is None:
+            changes.append(SnapshotChange(case_id, ("new: no snapshot yet",), ""))
             continue
         try:
             before, after = json.loads(old), json.loads(new)
@@ -375,7 +374,7 @@ def snapshot_changes(run: RegressionRun, directory: Path) -> list[SnapshotChange
                 old.splitlines(keepends=True), new.splitlines(keepends=True), str(path), "report now", n=2
             )
         )
-        changes.append(SnapshotChange(result.case_id, kinds, diff))
+        changes.append(SnapshotChange(case_id, kinds, diff))
     return changes
 
 
