@@ -105,7 +105,7 @@ def test_prompts_have_line_editing_and_history(tmp_path: Path) -> None:
     terminal.expect("(history_of_malignancy, yes/no): ")  # the prompt's last line: readline is listening
     terminal.send_raw(b"noo\x1b[D\x7f\r")  # a typo, Left, Backspace: "no"
     terminal.expect("→ on 1 finding:")
-    terminal.expect("4 other): ")
+    terminal.expect("5 other): ")
     terminal.send_raw(b"\x1b[A\r")  # Up recalls "no", which the site question refuses as it would any typo
     terminal.expect("'no'")
     terminal.send("done")
