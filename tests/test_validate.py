@@ -170,6 +170,40 @@ def test_nothing_is_fitted_so_nothing_needs_cross_validation(fixture_summary: di
 # ---- cross-validation, for whatever is fitted one day -----------------------------------------------------
 
 
+def test_when_every_reference_is_ranked_the_within_figures_are_the_headline(fixture_summary: dict[str, Any]) -> None:
+    within = fixture_summary["within_differential"]
+    assert {key: within[key] for key in ("n", "top1", "top2", "log_loss", "brier", "baseline_top1")} == {
+        key: fixture_summary[key] for key in ("n", "top1", "top2", "log_loss", "brier", "baseline_top1")
+    }
+    assert fixture_summary["outside_differential"] == {"n": 0, "flagged": 0, "cases": []}
+
+
+def _metastasis_case(folder: Path, name: str, cancer_known: bool) -> None:
+    (folder / f"{name}.yaml").write_text(
+        f"id: {name}\ntitle: a thigh mass\nfindings: {{age_years: 60, site: proximal_thigh, soft_tissue_mass: true, "
+        f"history_of_malignancy: {str(cancer_known).lower()}}}\n"
+        "reference: {diagnosis: metastasis, confirmed_by: histology, citation: a case report, url: https://example.org,"
+        " checked: constructed for this test}\n",
+        encoding="utf-8",
+    )
+
+
+def test_a_reference_the_case_cannot_rank_counts_outside_the_differential_and_in_the_headline(
+    tmp_path: Path,
+) -> None:
+    from ddx.api import evaluator_for
+    from ddx.validate import load_validation_cases, summary, validate
+
+    _metastasis_case(tmp_path, "known-cancer", cancer_known=True)
+    _metastasis_case(tmp_path, "no-known-cancer", cancer_known=False)  # the shipped pack ranks metastasis only with one
+    evaluator = evaluator_for(None)
+    result = summary(validate(load_validation_cases(tmp_path, evaluator.pack), evaluator))
+    assert result["n"] == 2
+    assert result["within_differential"]["n"] == 1
+    assert result["outside_differential"]["cases"] == ["no-known-cancer"]
+    assert result["outside_differential"]["flagged"] == 1  # the mass in a 60-year-old keeps sarcoma open
+
+
 def test_kfold_holds_every_case_out_exactly_once_and_never_trains_on_it() -> None:
     from ddx.validate import kfold
 

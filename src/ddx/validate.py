@@ -180,6 +180,12 @@ class CaseOutcome:
     def top_probability(self) -> float:
         return self.ranking[0][1]
 
+    @property
+    def rankable(self) -> bool:
+        """The case's prior context ranks the reference diagnosis at all (a pack may leave one out, as the
+        shipped pack leaves out metastasis without a known cancer); otherwise no ranking could be right."""
+        return self.rank is not None
+
     def within(self, k: int) -> bool:
         """The reference is among the first ``k`` of the ranking."""
         rank = self.rank
@@ -374,8 +380,33 @@ def summary(validation: Validation) -> dict[str, Any]:
             ],
             "ece": _round(calib["ece"]),
         },
+        "within_differential": _accuracy_keys([o for o in outcomes if o.rankable], diagnoses),
+        "outside_differential": _outside_keys([o for o in outcomes if not o.rankable]),
         "misses": [_case_row(o) for o in outcomes if o.top != o.reference],
         "cases": [_case_row(o) for o in outcomes],
+    }
+
+
+def _accuracy_keys(outcomes: Sequence[CaseOutcome], diagnoses: Sequence[str]) -> dict[str, Any]:
+    """The accuracy figures over the cases whose reference the engine ranked (see ``rankable``)."""
+    if not outcomes:
+        return {"n": 0, "top1": None, "top2": None, "log_loss": None, "brier": None, "baseline_top1": None}
+    return {
+        "n": len(outcomes),
+        "top1": _round(top_k_accuracy(outcomes, 1)),
+        "top2": _round(top_k_accuracy(outcomes, 2)),
+        "log_loss": _round(mean_log_loss(outcomes)),
+        "brier": _round(brier_score(outcomes, diagnoses)),
+        "baseline_top1": _round(baseline_accuracy(outcomes)),
+    }
+
+
+def _outside_keys(outcomes: Sequence[CaseOutcome]) -> dict[str, Any]:
+    """Cases whose reference the engine could not rank: how many, how many got an urgent red flag, which."""
+    return {
+        "n": len(outcomes),
+        "flagged": sum(o.urgent_red_flag for o in outcomes),
+        "cases": [o.case_id for o in outcomes],
     }
 
 

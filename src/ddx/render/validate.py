@@ -36,6 +36,22 @@ def headline_rows(summary: Summary) -> list[tuple[str, ...]]:
         ),
         ("Brier score", f"{summary['brier']:.3f}", f"uniform guessing over {m}: {1 - 1 / m:.3f}; lower is better"),
     ]
+    within, outside = summary["within_differential"], summary["outside_differential"]
+    if outside["n"]:
+        rows += [
+            (
+                "Outside the differential",
+                f"{outside['n']} of {n}",
+                f"reference not ranked for the case's findings (its prior context leaves it out); "
+                f"urgent red flag on {outside['flagged']}",
+            ),
+            (
+                "Within it: top-1 / top-2",
+                f"{_percent(within['top1'])} / {_percent(within['top2'])}",
+                f"{within['n']} cases; baseline top-1 {_percent(within['baseline_top1'])}",
+            ),
+            ("Within it: log loss / Brier", f"{within['log_loss']:.3f} / {within['brier']:.3f}", ""),
+        ]
     malignant = ", ".join(summary["malignant_diagnoses"]) or "none marked in the pack"
     unsafe = summary["malignant_unsafe"]
     rows.append(
