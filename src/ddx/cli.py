@@ -513,7 +513,7 @@ def _console(*, stderr: bool = False) -> Any:
 
     from rich.segment import Segment
 
-    from ddx.display import SafeConsole
+    from ddx.render.console import SafeConsole
 
     class CliConsole(SafeConsole):
         def _render_buffer(self, buffer: Iterable[Segment]) -> str:

@@ -2,23 +2,20 @@
 
 A student's name, a case title or any other free text may hold control characters (an ANSI escape can
 rewrite the terminal, hide text or set the window title). Everything ddx prints through rich goes
-through :class:`SafeConsole`, which shows such characters as visible escapes (``\\x1b``); plain-text
-outputs use :func:`printable`. CSV cells that a spreadsheet would read as a formula are neutralised
-as OWASP's CSV-injection guidance recommends (:func:`csv_cell`).
+through :class:`ddx.render.console.SafeConsole`, which shows such characters as visible escapes
+(``\\x1b``); plain-text outputs use :func:`printable`. CSV cells that a spreadsheet would read as a formula
+are neutralised as OWASP's CSV-injection guidance recommends (:func:`csv_cell`). This module imports no rich:
+a JSON report should not pay for a terminal library it never uses.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from typing import Any
-
-from rich.console import Console, ConsoleOptions, RenderableType
-from rich.segment import Segment
 
 # C0 controls except tab and newline, DEL, C1 controls, and the bidirectional overrides and isolates
 # that can make text read differently from what it holds.
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -28,18 +25,7 @@ def _escape(match: re.Match[str]) -> str:
 
 def printable(text: str) -> str:
     """``text`` with control characters shown as escapes (``\\x1b``); tab and newline are kept."""
-    return _UNPRINTABLE.sub(_escape, text)
-
-
-class SafeConsole(Console):
-    """A rich console that never sends a control character from its content to the terminal."""
-
-    def render(self, renderable: RenderableType, options: ConsoleOptions | None = None) -> Iterable[Segment]:
-        for segment in super().render(renderable, options):
-            if segment.control is None and _UNPRINTABLE.search(segment.text):
-                yield Segment(printable(segment.text), segment.style)
-            else:
-                yield segment
+    return UNPRINTABLE.sub(_escape, text)
 
 
 MAX_MESSAGE_CHARACTERS = 1_000

@@ -17,9 +17,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ddx.display import SafeConsole
 from ddx.findings import display_value
 from ddx.render import CONVENTION_NOTE, cite, format_findings, likelihood_ratio_text, percent, source_numbers
+from ddx.render.console import SafeConsole
 from ddx.report import EvidenceItem, RankedEntry, Report, SecondaryEntry
 
 _BAR_WIDTH = 24
