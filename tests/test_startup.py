@@ -43,8 +43,8 @@ def test_a_changed_file_is_never_served_stale(cached: Path) -> None:
     before = load_rule_pack(cached)
     pack_file = cached / "pack.yaml"
     text = pack_file.read_text()
-    assert 'version: "0.2.0"' in text
-    pack_file.write_text(text.replace('version: "0.2.0"', 'version: "9.9.9"'))
+    assert 'version: "0.3.0"' in text
+    pack_file.write_text(text.replace('version: "0.3.0"', 'version: "9.9.9"'))
     after = load_rule_pack(cached)
     assert after.info.version == "9.9.9"
     assert after.digest != before.digest
