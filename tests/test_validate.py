@@ -144,6 +144,19 @@ def test_calibration_bins_every_probability_given_with_how_often_it_was_right(
     assert sum(b["count"] for b in fixture_summary["calibration"]["bins"]) == 6 * 3
 
 
+def test_a_benign_case_counts_as_under_malignant_when_a_malignant_diagnosis_ranks_above_it(
+    fixture_summary: dict[str, Any],
+) -> None:
+    # b (MO third, sarcoma first) is under sarcoma; f (MO second behind avulsion) is not. c is avulsion first.
+    assert fixture_summary["ranked_under_malignant"]["myositis_ossificans"] == {
+        "n": 2,
+        "under": 1,
+        "fraction": 0.5,
+        "cases": ["b-mo-third"],
+    }
+    assert fixture_summary["ranked_under_malignant"]["avulsion"]["under"] == 0
+
+
 def test_the_baseline_is_scored_on_the_same_cases(fixture_summary: dict[str, Any]) -> None:
     assert fixture_summary["baseline_top1"] == pytest.approx(2 / 6, abs=1e-6)  # a, c
     assert [c["baseline"] for c in fixture_summary["cases"]] == ["sarcoma", "sarcoma", *["avulsion"] * 4]

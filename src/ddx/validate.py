@@ -307,6 +307,25 @@ def malignant_safety(outcomes: Sequence[CaseOutcome], malignant: Sequence[str]) 
     }
 
 
+def ranked_under_malignant(outcomes: Sequence[CaseOutcome], malignant: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """For each benign diagnosis with cases: how often a malignant diagnosis was ranked above it (the benign
+    lesion that would be worked up, or biopsied, as a tumour)."""
+    table: dict[str, dict[str, Any]] = {}
+    for diagnosis in dict.fromkeys(o.reference for o in outcomes):
+        if diagnosis in malignant:
+            continue
+        cases = [o for o in outcomes if o.reference == diagnosis]
+        under = [o.case_id for o in cases if _ranked_above(o, malignant)]
+        table[diagnosis] = {"n": len(cases), "under": len(under), "fraction": len(under) / len(cases), "cases": under}
+    return table
+
+
+def _ranked_above(o: CaseOutcome, malignant: Sequence[str]) -> bool:
+    order = [diagnosis for diagnosis, _ in o.ranking]
+    own = order.index(o.reference) if o.reference in order else len(order)
+    return any(diagnosis in malignant for diagnosis in order[:own])
+
+
 def baseline_accuracy(outcomes: Sequence[CaseOutcome]) -> float | None:
     """Top-1 accuracy of the pack's rule of thumb on the same cases (None without a baseline)."""
     if any(o.baseline is None for o in outcomes):
@@ -362,6 +381,10 @@ def summary(validation: Validation) -> dict[str, Any]:
         "brier": _round(brier_score(outcomes, diagnoses)),
         **_safety_keys(safety, outcomes, validation.malignant),
         "malignant_diagnoses": list(validation.malignant),
+        "ranked_under_malignant": {
+            d: {**row, "fraction": _round(row["fraction"])}
+            for d, row in ranked_under_malignant(outcomes, validation.malignant).items()
+        },
         "baseline_top1": _round(baseline_accuracy(outcomes)),
         "hard_n": len(hard),
         "hard_top1": _round(top_k_accuracy(hard, 1)) if hard else None,

@@ -62,6 +62,14 @@ def headline_rows(summary: Summary) -> list[tuple[str, ...]]:
             + (f"; neither: {', '.join(unsafe)}" if unsafe else ""),
         )
     )
+    for diagnosis, row in summary["ranked_under_malignant"].items():
+        rows.append(
+            (
+                f"{diagnosis} ranked under a malignant diagnosis",
+                f"{row['under']} of {row['n']} ({_percent(row['fraction'])})",
+                "the benign lesion worked up as a tumour",
+            )
+        )
     baseline = summary["baseline_top1"]
     if baseline is None:
         rows.append(("Rule-of-thumb baseline, top-1", "—", "the pack has no baseline"))
