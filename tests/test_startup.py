@@ -97,3 +97,27 @@ def test_assess_skips_the_plugin_scan_and_the_yaml_parser_when_cached(tmp_path: 
 def test_pydantic_plugin_variable_set_by_the_user_is_respected(tmp_path: Path) -> None:
     env = {**os.environ, "PYDANTIC_DISABLE_PLUGINS": "", "DDX_CACHE_DIR": str(tmp_path / "cache")}
     assert "importlib.metadata" in _modules_after_assess(env)
+
+
+LIBRARY_SCRIPT = """
+import sys
+from ddx.api import assess, evaluator_for
+from ddx.case import load_case
+from ddx.render import render
+evaluator = evaluator_for(None)
+print(render(assess(load_case(sys.argv[1], evaluator.pack), evaluator), "json"))
+print(sorted(name for name in sys.modules if name.split(".")[0] in ("rich", "typer")), file=sys.stderr)
+"""
+
+
+def test_a_json_report_from_the_library_imports_no_terminal_library_and_exits_cleanly(tmp_path: Path) -> None:
+    env = {**os.environ, "DDX_CACHE_DIR": str(tmp_path / "cache")}
+    done = subprocess.run(
+        [sys.executable, "-c", LIBRARY_SCRIPT, str(REFERENCE_CASE)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert done.stderr == "[]\n"  # nothing from rich or typer, and no "Exception ignored in __del__" at exit

@@ -30,7 +30,6 @@ condition is known to be true.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 from collections.abc import Mapping, Sequence
@@ -213,8 +212,12 @@ class CompiledRuleset:
             durable_rules_engine.delete_ruleset(handle)
 
     def __del__(self) -> None:
-        with contextlib.suppress(Exception):
+        # Not contextlib.suppress: at interpreter shutdown module globals may already be None, and a script
+        # that used the library would print "Exception ignored in __del__" on exit.
+        try:  # noqa: SIM105 - contextlib may be gone by then
             self.close()
+        except Exception:
+            pass
 
 
 def _fired_rule_name(message: str) -> str:
