@@ -137,8 +137,10 @@ def test_more_simultaneous_matches_than_the_engine_stack_are_split_across_shards
     assert engine.evaluate({"age_years": 100}) == [rule_id for rule_id, _ in rules]
 
 
-def test_the_shipped_evidence_rules_fit_one_shard(evaluator: Evaluator) -> None:
-    assert evaluator._evidence.shard_count == 1
+def test_the_shipped_evidence_rules_need_at_most_two_shards(evaluator: Evaluator) -> None:
+    # Each shard is one more durable-rules evaluation per case. Pack 0.3.0's 64th alternative (SAR-AGE-40-TO-50)
+    # opened a second one: 4,810 -> 4,730 cases/s in benchmarks/bench.py, within the run-to-run spread.
+    assert evaluator._evidence.shard_count <= 2
 
 
 def test_alternatives_count_the_disjunctive_normal_form() -> None:

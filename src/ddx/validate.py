@@ -182,8 +182,8 @@ class CaseOutcome:
 
     @property
     def rankable(self) -> bool:
-        """The case's prior context ranks the reference diagnosis at all (a pack may leave one out, as the
-        shipped pack leaves out metastasis without a known cancer); otherwise no ranking could be right."""
+        """The case's prior context ranks the reference diagnosis at all (a pack's prior contexts may leave a
+        diagnosis out, e.g. one that needs a stated history); otherwise no ranking could be right."""
         return self.rank is not None
 
     def within(self, k: int) -> bool:
