@@ -374,18 +374,13 @@ def summary(validation: Validation) -> dict[str, Any]:
     hard = [o for o in outcomes if o.hard]
     calib = calibration(outcomes)
     return {
-        "n": len(outcomes),
-        "top1": _round(top_k_accuracy(outcomes, 1)),
-        "top2": _round(top_k_accuracy(outcomes, 2)),
-        "log_loss": _round(mean_log_loss(outcomes)),
-        "brier": _round(brier_score(outcomes, diagnoses)),
+        **_accuracy_keys(outcomes, diagnoses),
         **_safety_keys(safety, outcomes, validation.malignant),
         "malignant_diagnoses": list(validation.malignant),
         "ranked_under_malignant": {
             d: {**row, "fraction": _round(row["fraction"])}
             for d, row in ranked_under_malignant(outcomes, validation.malignant).items()
         },
-        "baseline_top1": _round(baseline_accuracy(outcomes)),
         "hard_n": len(hard),
         "hard_top1": _round(top_k_accuracy(hard, 1)) if hard else None,
         "fitted": validation.fitted,
@@ -411,7 +406,8 @@ def summary(validation: Validation) -> dict[str, Any]:
 
 
 def _accuracy_keys(outcomes: Sequence[CaseOutcome], diagnoses: Sequence[str]) -> dict[str, Any]:
-    """The accuracy figures over the cases whose reference the engine ranked (see ``rankable``)."""
+    """n, top-1, top-2, log loss, Brier and the baseline's top-1 over ``outcomes`` (all the cases, or those
+    within the differential: see ``rankable``)."""
     if not outcomes:
         return {"n": 0, "top1": None, "top2": None, "log_loss": None, "brier": None, "baseline_top1": None}
     return {
