@@ -44,6 +44,31 @@ def evaluator(pack: RulePack) -> Iterator[Evaluator]:
     shipped.close()
 
 
+Cli = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def cli_columns() -> int:
+    """The terminal width ``cli`` runs at; a test module overrides it where its tables need more."""
+    return 120
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, cli_columns: int) -> Cli:
+    """``ddx ARGS`` in-process through the real entry point: (exit code, stdout, stderr)."""
+    from ddx.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["ddx", *args])
+        monkeypatch.setenv("COLUMNS", str(cli_columns))
+        with pytest.raises(SystemExit) as exit_info:
+            main()
+        out, err = capsys.readouterr()
+        return int(exit_info.value.code or 0), out, err
+
+    return run
+
+
 def run_ddx(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """``ddx ARGS`` in a fresh process, as a user runs it (wide terminal, so tables do not wrap)."""
     return subprocess.run(

@@ -6,30 +6,11 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from ddx.cli import main
-from tests.conftest import CASES_DIR, REFERENCE_CASE, REPO, spawn_ddx
-
-Cli = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
-    """Run ``ddx ARGS`` in-process through the real entry point; return (exit code, stdout, stderr)."""
-
-    def run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["ddx", *args])
-        monkeypatch.setenv("COLUMNS", "120")
-        with pytest.raises(SystemExit) as exit_info:
-            main()
-        out, err = capsys.readouterr()
-        return int(exit_info.value.code or 0), out, err
-
-    return run
+from tests.conftest import CASES_DIR, REFERENCE_CASE, REPO, Cli, spawn_ddx
 
 
 def test_assess_prints_a_ranked_report_with_red_flags_first_and_the_disclaimer(cli: Cli) -> None:

@@ -29,7 +29,7 @@ import pytest
 
 from ddx.errors import DdxInputError
 from ddx.rulepack import RulePack, load_rule_pack
-from tests.conftest import RULES_DIR
+from tests.conftest import RULES_DIR, Cli
 
 FIXTURE = Path(__file__).resolve().parent / "validation_fixture"
 FIXTURE_RULES = FIXTURE / "rules"
@@ -217,6 +217,14 @@ def test_a_reference_the_case_cannot_rank_counts_outside_the_differential_and_in
     assert result["outside_differential"]["flagged"] == 1  # the mass in a 60-year-old keeps sarcoma open
 
 
+def test_a_folder_with_no_case_inside_the_differential_still_prints_its_tables(cli: Cli, tmp_path: Path) -> None:
+    _metastasis_case(tmp_path, "no-known-cancer", cancer_known=False)
+    code, out, _ = cli("validate", str(tmp_path))
+    assert code == 0
+    assert "Outside the differential" in out
+    assert "— / —" in out  # within it: no cases, so no log loss or Brier
+
+
 def test_kfold_holds_every_case_out_exactly_once_and_never_trains_on_it() -> None:
     from ddx.validate import kfold
 
@@ -290,24 +298,12 @@ def test_a_case_id_used_twice_is_an_error(tmp_path: Path) -> None:
 
 # ---- the command ----------------------------------------------------------------------------------------
 
-Cli = Callable[..., tuple[int, str, str]]
 ON_FIXTURE = (str(FIXTURE_CASES), "--rules", str(FIXTURE_RULES))
 
 
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
-    """``ddx ARGS`` in-process through the real entry point: (exit code, stdout, stderr)."""
-    from ddx.cli import main
-
-    def run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["ddx", *args])
-        monkeypatch.setenv("COLUMNS", "160")
-        with pytest.raises(SystemExit) as exit_info:
-            main()
-        out, err = capsys.readouterr()
-        return int(exit_info.value.code or 0), out, err
-
-    return run
+def cli_columns() -> int:
+    return 160  # the headline table's "compare with" column stays on one line
 
 
 def test_json_carries_the_headline_figures_as_fractions_and_counts(cli: Cli) -> None:

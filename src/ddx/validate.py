@@ -307,23 +307,24 @@ def malignant_safety(outcomes: Sequence[CaseOutcome], malignant: Sequence[str]) 
     }
 
 
-def ranked_under_malignant(outcomes: Sequence[CaseOutcome], malignant: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """For each benign diagnosis with cases: how often a malignant diagnosis was ranked above it (the benign
-    lesion that would be worked up, or biopsied, as a tumour)."""
+def ranked_under_malignant(
+    outcomes: Sequence[CaseOutcome], diagnoses: Sequence[str], malignant: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """For each benign diagnosis with cases, in the pack's order: how often a malignant diagnosis was ranked
+    above it (the benign lesion that would be worked up, or biopsied, as a tumour)."""
     table: dict[str, dict[str, Any]] = {}
-    for diagnosis in dict.fromkeys(o.reference for o in outcomes):
-        if diagnosis in malignant:
-            continue
+    for diagnosis in diagnoses:
         cases = [o for o in outcomes if o.reference == diagnosis]
-        under = [o.case_id for o in cases if _ranked_above(o, malignant)]
+        if diagnosis in malignant or not cases:
+            continue
+        under = [o.case_id for o in cases if _malignant_above(o, malignant)]
         table[diagnosis] = {"n": len(cases), "under": len(under), "fraction": len(under) / len(cases), "cases": under}
     return table
 
 
-def _ranked_above(o: CaseOutcome, malignant: Sequence[str]) -> bool:
-    order = [diagnosis for diagnosis, _ in o.ranking]
-    own = order.index(o.reference) if o.reference in order else len(order)
-    return any(diagnosis in malignant for diagnosis in order[:own])
+def _malignant_above(o: CaseOutcome, malignant: Sequence[str]) -> bool:
+    above = o.ranking if o.rank is None else o.ranking[: o.rank - 1]
+    return any(diagnosis in malignant for diagnosis, _ in above)
 
 
 def baseline_accuracy(outcomes: Sequence[CaseOutcome]) -> float | None:
@@ -379,7 +380,7 @@ def summary(validation: Validation) -> dict[str, Any]:
         "malignant_diagnoses": list(validation.malignant),
         "ranked_under_malignant": {
             d: {**row, "fraction": _round(row["fraction"])}
-            for d, row in ranked_under_malignant(outcomes, validation.malignant).items()
+            for d, row in ranked_under_malignant(outcomes, diagnoses, validation.malignant).items()
         },
         "hard_n": len(hard),
         "hard_top1": _round(top_k_accuracy(hard, 1)) if hard else None,

@@ -17,6 +17,10 @@ def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value:.0%}"
 
 
+def _score(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
 def _count(summary: Summary, key: str, cases: list[dict[str, Any]] | None = None) -> int:
     return sum(1 for case in (summary["cases"] if cases is None else cases) if case[key])
 
@@ -50,7 +54,7 @@ def headline_rows(summary: Summary) -> list[tuple[str, ...]]:
                 f"{_percent(within['top1'])} / {_percent(within['top2'])}",
                 f"{within['n']} cases; baseline top-1 {_percent(within['baseline_top1'])}",
             ),
-            ("Within it: log loss / Brier", f"{within['log_loss']:.3f} / {within['brier']:.3f}", ""),
+            ("Within it: log loss / Brier", f"{_score(within['log_loss'])} / {_score(within['brier'])}", ""),
         ]
     malignant = ", ".join(summary["malignant_diagnoses"]) or "none marked in the pack"
     unsafe = summary["malignant_unsafe"]
