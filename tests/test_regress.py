@@ -104,7 +104,7 @@ def test_rules_at_a_git_ref_are_read_from_that_commit(tmp_path: Path) -> None:
     ):
         subprocess.run(["git", *args], cwd=repo, check=True)
     (repo / "rules" / "sarcoma.yaml").write_text("rules: []\n")
-    old = rules_at("HEAD", repo / "rules", tmp_path / "work")
+    old = rules_at("HEAD", repo / "rules", tmp_path / "work", repository=repo)
     assert (old / "sarcoma.yaml").read_text() == (RULES_DIR / "sarcoma.yaml").read_text()
 
 
