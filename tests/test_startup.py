@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -43,8 +44,9 @@ def test_a_changed_file_is_never_served_stale(cached: Path) -> None:
     before = load_rule_pack(cached)
     pack_file = cached / "pack.yaml"
     text = pack_file.read_text()
-    assert 'version: "0.3.0"' in text
-    pack_file.write_text(text.replace('version: "0.3.0"', 'version: "9.9.9"'))
+    changed, count = re.subn(r'^version: ".*"$', 'version: "9.9.9"', text, flags=re.MULTILINE)
+    assert count == 1
+    pack_file.write_text(changed)
     after = load_rule_pack(cached)
     assert after.info.version == "9.9.9"
     assert after.digest != before.digest
