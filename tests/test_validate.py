@@ -29,6 +29,7 @@ import pytest
 
 from ddx.errors import DdxInputError
 from ddx.rulepack import RulePack, load_rule_pack
+from ddx.validate import CaseOutcome, ranked_under_malignant
 from tests.conftest import RULES_DIR, Cli
 
 FIXTURE = Path(__file__).resolve().parent / "validation_fixture"
@@ -152,9 +153,34 @@ def test_a_benign_case_counts_as_under_malignant_when_a_malignant_diagnosis_rank
         "n": 2,
         "under": 1,
         "fraction": 0.5,
+        "by_diagnosis": {"sarcoma": 1},
         "cases": ["b-mo-third"],
     }
     assert fixture_summary["ranked_under_malignant"]["avulsion"]["under"] == 0
+
+
+def test_ranked_under_malignant_counts_each_malignant_diagnosis_ranked_above_the_benign_one() -> None:
+    def mo_case(case_id: str, *ranking: str) -> CaseOutcome:
+        return CaseOutcome(
+            path=f"{case_id}.yaml",
+            case_id=case_id,
+            reference="myositis_ossificans",
+            ranking=tuple((d, 0.1) for d in ranking),
+            urgent_red_flag=True,
+            baseline=None,
+            hard=None,
+            subtype=None,
+            source="PMID 1",
+        )
+
+    outcomes = [
+        mo_case("both-above", "metastasis", "sarcoma", "myositis_ossificans"),
+        mo_case("sarcoma-above", "sarcoma", "myositis_ossificans"),
+        mo_case("first", "myositis_ossificans", "sarcoma", "metastasis"),
+    ]
+    row = ranked_under_malignant(outcomes, ["myositis_ossificans", "sarcoma", "metastasis"], ["sarcoma", "metastasis"])
+    assert row["myositis_ossificans"]["under"] == 2
+    assert row["myositis_ossificans"]["by_diagnosis"] == {"sarcoma": 2, "metastasis": 1}
 
 
 def test_the_baseline_is_scored_on_the_same_cases(fixture_summary: dict[str, Any]) -> None:

@@ -311,20 +311,28 @@ def ranked_under_malignant(
     outcomes: Sequence[CaseOutcome], diagnoses: Sequence[str], malignant: Sequence[str]
 ) -> dict[str, dict[str, Any]]:
     """For each benign diagnosis with cases, in the pack's order: how often a malignant diagnosis was ranked
-    above it (the benign lesion that would be worked up, or biopsied, as a tumour)."""
+    above it (the benign lesion that would be worked up, or biopsied, as a tumour), in all and per malignant
+    diagnosis (a target may name one, such as "myositis ossificans ranked under sarcoma")."""
     table: dict[str, dict[str, Any]] = {}
     for diagnosis in diagnoses:
         cases = [o for o in outcomes if o.reference == diagnosis]
         if diagnosis in malignant or not cases:
             continue
-        under = [o.case_id for o in cases if _malignant_above(o, malignant)]
-        table[diagnosis] = {"n": len(cases), "under": len(under), "fraction": len(under) / len(cases), "cases": under}
+        above = {o.case_id: _malignant_above(o, malignant) for o in cases}
+        under = [case_id for case_id, ranked_above in above.items() if ranked_above]
+        table[diagnosis] = {
+            "n": len(cases),
+            "under": len(under),
+            "fraction": len(under) / len(cases),
+            "by_diagnosis": {m: sum(m in ranked_above for ranked_above in above.values()) for m in malignant},
+            "cases": under,
+        }
     return table
 
 
-def _malignant_above(o: CaseOutcome, malignant: Sequence[str]) -> bool:
+def _malignant_above(o: CaseOutcome, malignant: Sequence[str]) -> set[str]:
     above = o.ranking if o.rank is None else o.ranking[: o.rank - 1]
-    return any(diagnosis in malignant for diagnosis, _ in above)
+    return {diagnosis for diagnosis, _ in above if diagnosis in malignant}
 
 
 def baseline_accuracy(outcomes: Sequence[CaseOutcome]) -> float | None:

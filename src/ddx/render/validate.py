@@ -71,7 +71,8 @@ def headline_rows(summary: Summary) -> list[tuple[str, ...]]:
             (
                 f"{diagnosis} ranked under a malignant diagnosis",
                 f"{row['under']} of {row['n']} ({_percent(row['fraction'])})",
-                "the benign lesion worked up as a tumour",
+                "the benign lesion worked up as a tumour"
+                + "".join(f"; under {m}: {k}" for m, k in row["by_diagnosis"].items() if len(row["by_diagnosis"]) > 1),
             )
         )
     baseline = summary["baseline_top1"]
