@@ -312,7 +312,7 @@ def ranked_under_malignant(
 ) -> dict[str, dict[str, Any]]:
     """For each benign diagnosis with cases, in the pack's order: how often a malignant diagnosis was ranked
     above it (the benign lesion that would be worked up, or biopsied, as a tumour), in all and per malignant
-    diagnosis (a target may name one, such as "myositis ossificans ranked under sarcoma")."""
+    diagnosis (a target may name one malignant diagnosis alone)."""
     table: dict[str, dict[str, Any]] = {}
     for diagnosis in diagnoses:
         cases = [o for o in outcomes if o.reference == diagnosis]
