@@ -318,7 +318,7 @@ def ranked_under_malignant(
         cases = [o for o in outcomes if o.reference == diagnosis]
         if diagnosis in malignant or not cases:
             continue
-        above = {o.case_id: _malignant_above(o, malignant) for o in cases}
+        above = {o.case_id: _malignant_ranked_above(o, malignant) for o in cases}
         under = [case_id for case_id, ranked_above in above.items() if ranked_above]
         table[diagnosis] = {
             "n": len(cases),
@@ -330,7 +330,7 @@ def ranked_under_malignant(
     return table
 
 
-def _malignant_above(o: CaseOutcome, malignant: Sequence[str]) -> set[str]:
+def _malignant_ranked_above(o: CaseOutcome, malignant: Sequence[str]) -> set[str]:
     above = o.ranking if o.rank is None else o.ranking[: o.rank - 1]
     return {diagnosis for diagnosis, _ in above if diagnosis in malignant}
 

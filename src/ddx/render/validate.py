@@ -67,12 +67,14 @@ def headline_rows(summary: Summary) -> list[tuple[str, ...]]:
         )
     )
     for diagnosis, row in summary["ranked_under_malignant"].items():
+        by_diagnosis = row["by_diagnosis"]
+        # With one malignant diagnosis the per-diagnosis count repeats the total.
+        each = "".join(f"; under {m}: {k}" for m, k in by_diagnosis.items()) if len(by_diagnosis) > 1 else ""
         rows.append(
             (
                 f"{diagnosis} ranked under a malignant diagnosis",
                 f"{row['under']} of {row['n']} ({_percent(row['fraction'])})",
-                "the benign lesion worked up as a tumour"
-                + "".join(f"; under {m}: {k}" for m, k in row["by_diagnosis"].items() if len(row["by_diagnosis"]) > 1),
+                "the benign lesion worked up as a tumour" + each,
             )
         )
     baseline = summary["baseline_top1"]
