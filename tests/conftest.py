@@ -69,6 +69,17 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, cli
     return run
 
 
+def assert_one_line_error(err: str, *says: str, starts: str = "ddx: error: ") -> None:
+    """A user error as the brief asks for it: one line, starting with ``starts``, saying each of ``says``,
+    never a traceback nor an internal error."""
+    assert err.count("\n") == 1, f"expected one line, got: {err!r}"
+    assert err.startswith(starts), err
+    for text in says:
+        assert text in err, err
+    assert "Traceback" not in err, err
+    assert "internal error" not in err, err
+
+
 def run_ddx(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """``ddx ARGS`` in a fresh process, as a user runs it (wide terminal, so tables do not wrap)."""
     return subprocess.run(

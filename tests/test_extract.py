@@ -19,7 +19,7 @@ from ruamel.yaml import YAML
 
 from ddx.case import load_case
 from ddx.cli import main
-from tests.conftest import REFERENCE_CASE, REPO, SHIPPED_PACK
+from tests.conftest import REFERENCE_CASE, REPO, SHIPPED_PACK, assert_one_line_error
 
 pytest.importorskip("medspacy")
 
@@ -310,11 +310,8 @@ def test_bad_reports_are_refused_in_one_line(ddx: Run, tmp_path: Path, content: 
     report = tmp_path / "report.txt"
     report.write_bytes(content)
     code, out, err = ddx("extract", str(report))
-    assert code == 2
-    assert out == ""
-    assert err.count("\n") == 1
-    assert err.startswith(f"ddx: error: {report}: ")
-    assert says in err
+    assert (code, out) == (2, "")
+    assert_one_line_error(err, says, starts=f"ddx: error: {report}: ")
 
 
 def test_a_report_over_one_megabyte_is_refused(ddx: Run, tmp_path: Path) -> None:
@@ -322,8 +319,7 @@ def test_a_report_over_one_megabyte_is_refused(ddx: Run, tmp_path: Path) -> None
     report.write_text("No soft tissue mass. " * 60_000, encoding="utf-8")
     code, _, err = ddx("assess", "--report", str(report))
     assert code == 2
-    assert "the limit is 1000000 bytes" in err
-    assert err.count("\n") == 1
+    assert_one_line_error(err, "the limit is 1000000 bytes")
 
 
 def test_a_missing_report_is_refused(ddx: Run, tmp_path: Path) -> None:

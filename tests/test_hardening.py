@@ -15,18 +15,10 @@ import pytest
 from ddx.errors import DdxInputError
 from ddx.interview import write_text_atomically
 from ddx.quiz.store import QuizStore
-from tests.conftest import CASES_DIR, REFERENCE_CASE, REPO, RULES_DIR, run_ddx
+from tests.conftest import CASES_DIR, REFERENCE_CASE, REPO, RULES_DIR, assert_one_line_error, run_ddx
 
 ANSWERS = REPO / "examples" / "quiz-answers-reference.yaml"
 TOO_MANY_GROUPS = REPO / "tests" / "bad_inputs" / "rules" / "too-many-groups.yaml"
-
-
-def one_line(err: str, says: str) -> None:
-    assert err.count("\n") == 1, err
-    assert err.startswith("ddx: error: "), err
-    assert says in err, err
-    assert "Traceback" not in err, err
-    assert "internal error" not in err, err
 
 
 def copy_rules(tmp_path: Path) -> Path:
@@ -44,7 +36,7 @@ def test_a_case_file_linked_to_a_device_is_refused_before_reading(tmp_path: Path
     link.symlink_to(device)
     done = run_ddx("assess", str(link))
     assert done.returncode == 2
-    one_line(done.stderr, "is a character device, not a regular file")
+    assert_one_line_error(done.stderr, "is a character device, not a regular file")
 
 
 def test_a_fifo_given_as_a_case_file_is_refused_not_waited_on(tmp_path: Path) -> None:
@@ -52,7 +44,7 @@ def test_a_fifo_given_as_a_case_file_is_refused_not_waited_on(tmp_path: Path) ->
     os.mkfifo(fifo)
     done = run_ddx("assess", str(fifo))  # run_ddx times out after 120 s: a hang fails the test
     assert done.returncode == 2
-    one_line(done.stderr, "is a named pipe (FIFO)")
+    assert_one_line_error(done.stderr, "is a named pipe (FIFO)")
 
 
 @pytest.mark.parametrize("kind", ["fifo", "zero", "folder"])
@@ -74,7 +66,7 @@ def test_a_special_file_in_the_rules_folder_is_a_pack_problem_for_every_command(
     ):
         done = run_ddx(*command, "--rules", str(rules))
         assert done.returncode == 2, (command, done.stderr)
-        one_line(done.stderr, f"{odd}: is ")
+        assert_one_line_error(done.stderr, f"{odd}: is ")
     linted = run_ddx("rules", "lint", "--rules", str(rules))
     assert linted.returncode == 1
     assert f"{odd}: is " in linted.stdout
@@ -84,7 +76,7 @@ def test_standard_input_from_a_device_is_refused() -> None:
     with open("/dev/zero", "rb") as zero:
         done = run_ddx_with_stdin(zero, "assess", "-")
     assert done.returncode == 2
-    one_line(done.stderr, "standard input is a character device")
+    assert_one_line_error(done.stderr, "standard input is a character device")
 
 
 def test_standard_input_is_read_with_a_bound(tmp_path: Path) -> None:
@@ -93,10 +85,10 @@ def test_standard_input_is_read_with_a_bound(tmp_path: Path) -> None:
     with big.open("rb") as handle:
         done = run_ddx_with_stdin(handle, "assess", "-")
     assert done.returncode == 2
-    one_line(done.stderr, "the limit is 1000000")
+    assert_one_line_error(done.stderr, "the limit is 1000000")
 
 
-def test_a_read_that_fails_after_open_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_read_that_fails_after_open_is_assert_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from ddx.yamlsource import read_bounded
 
     def failing_read(*_: object) -> bytes:
@@ -132,7 +124,7 @@ class _Done:
 
 
 @pytest.mark.parametrize("args", [["assess", "-"], ["new", "--out", "x.yaml"], ["quiz", "--student", "s"]])
-def test_a_closed_standard_input_is_one_line(tmp_path: Path, args: list[str]) -> None:
+def test_a_closed_standard_input_is_assert_one_line_error(tmp_path: Path, args: list[str]) -> None:
     import subprocess
     import sys
 
@@ -145,22 +137,22 @@ def test_a_closed_standard_input_is_one_line(tmp_path: Path, args: list[str]) ->
         check=False,
     )
     assert done.returncode == 2, done.stderr
-    one_line(done.stderr.decode(), "standard input is closed")
+    assert_one_line_error(done.stderr.decode(), "standard input is closed")
     assert not (tmp_path / "x.yaml.draft").exists()
 
 
 @pytest.mark.parametrize("output_format", ["json", "text", "markdown"])
-def test_standard_output_on_a_full_disk_is_one_line(output_format: str) -> None:
+def test_standard_output_on_a_full_disk_is_assert_one_line_error(output_format: str) -> None:
     with open("/dev/full", "wb") as full:
         done = run_ddx_with_stdin(None, "assess", str(REFERENCE_CASE), "--format", output_format, stdout=full)
     assert done.returncode == 2
-    one_line(done.stderr, "No space left on device")
+    assert_one_line_error(done.stderr, "No space left on device")
 
 
 # ---- the quiz database -----------------------------------------------------------------------------------
 
 
-def test_a_read_only_quiz_database_is_one_line(tmp_path: Path) -> None:
+def test_a_read_only_quiz_database_is_assert_one_line_error(tmp_path: Path) -> None:
     store = QuizStore(tmp_path / "quiz.sqlite3")
     store._connection.execute("PRAGMA query_only = ON")  # what a read-only file or folder gives: no writes
     with pytest.raises(DdxInputError, match="cannot write to the quiz database"):
@@ -254,7 +246,7 @@ def test_a_case_title_with_escapes_is_not_sent_to_the_terminal(tmp_path: Path) -
 def test_new_checks_its_arguments_before_the_first_question(tmp_path: Path, args: list[str], says: str) -> None:
     done = run_ddx("new", *args, stdin="55\n")
     assert done.returncode == 2
-    one_line(done.stderr, says)
+    assert_one_line_error(done.stderr, says)
     assert "?" not in done.stderr.split("error:")[0]  # no question was asked
     assert not list(tmp_path.glob("*.draft"))
 
@@ -269,7 +261,7 @@ def test_a_draft_with_an_id_that_cannot_be_saved_is_refused_and_can_be_given_one
     )
     refused = run_ddx("new", "--resume", str(draft))
     assert refused.returncode == 2
-    one_line(refused.stderr, "case_id")
+    assert_one_line_error(refused.stderr, "case_id")
     fixed = run_ddx("new", "--resume", str(draft), "--id", "good-id", "--format", "json", stdin="done\n")
     assert fixed.returncode == 0, fixed.stderr
     assert "id: good-id" in (tmp_path / "c.yaml").read_text(encoding="utf-8")
@@ -299,7 +291,7 @@ def test_what_if_honours_output_file(tmp_path: Path) -> None:
 def test_a_huge_what_if_value_is_shortened_in_the_error() -> None:
     done = run_ddx("assess", str(REFERENCE_CASE), "--set", "age_years=" + "9" * 5000)
     assert done.returncode == 2
-    one_line(done.stderr, "a value of 5000 characters")
+    assert_one_line_error(done.stderr, "a value of 5000 characters")
     assert len(done.stderr) < 300
 
 
@@ -318,7 +310,7 @@ def test_a_yaml_date_in_a_rule_file_is_exit_2_with_the_cache_on_as_off(tmp_path:
     for cache in (str(tmp_path / "cache"), str(tmp_path / "cache"), "off"):  # a miss, then a hit, then off
         done = run_ddx("assess", str(REFERENCE_CASE), "--rules", str(rules), env={"DDX_CACHE_DIR": cache})
         assert done.returncode == 2, done.stderr
-        one_line(done.stderr, f"{bad}:6: rule DATED-RULE: when.age_years: '2024-01-01' is not a value")
+        assert_one_line_error(done.stderr, f"{bad}:6: rule DATED-RULE: when.age_years: '2024-01-01' is not a value")
 
 
 def test_a_date_where_text_is_expected_loads_with_or_without_the_cache(tmp_path: Path) -> None:
@@ -340,7 +332,7 @@ def test_a_rule_beyond_the_engines_limits_is_exit_2_from_every_command(tmp_path:
     shutil.copy(TOO_MANY_GROUPS, rules / "zz.yaml")
     done = run_ddx(*command, "--rules", str(rules))
     assert done.returncode == 2
-    one_line(done.stderr, f"{rules / 'zz.yaml'}:")
+    assert_one_line_error(done.stderr, f"{rules / 'zz.yaml'}:")
 
 
 def test_yml_rule_files_are_loaded(tmp_path: Path) -> None:
@@ -364,7 +356,7 @@ def test_lint_catches_a_weak_strength_larger_than_the_strong_one(tmp_path: Path)
     assert f"{pack_file}: strength_scale: expected strong > moderate > weak" in done.stdout
 
 
-def test_a_corrupt_database_file_is_one_line(tmp_path: Path) -> None:
+def test_a_corrupt_database_file_is_assert_one_line_error(tmp_path: Path) -> None:
     db = tmp_path / "quiz.sqlite3"
     db.write_bytes(b"not a database" * 100)
     with pytest.raises(DdxInputError, match="not a usable quiz database"):
@@ -380,4 +372,4 @@ def test_a_draft_with_a_number_written_as_text_is_refused(tmp_path: Path) -> Non
     )
     done = run_ddx("new", "--resume", str(draft))
     assert done.returncode == 2
-    one_line(done.stderr, f"{draft}:2: findings.ischiofemoral_space_mm: got '7' (text)")
+    assert_one_line_error(done.stderr, f"{draft}:2: findings.ischiofemoral_space_mm: got '7' (text)")

@@ -16,7 +16,7 @@ from ddx.case import load_case
 from ddx.evaluate import Evaluator
 from ddx.findings import AnswerError, parse_answer
 from ddx.interview import Draft, Interview, load_draft, question_prompt, rank_questions, run_interview
-from tests.conftest import FINDING_SPECS, REFERENCE_CASE, SHIPPED_PACK, spawn_ddx
+from tests.conftest import FINDING_SPECS, REFERENCE_CASE, SHIPPED_PACK, assert_one_line_error, spawn_ddx
 from tests.conftest import run_ddx as ddx
 
 REFERENCE = load_case(REFERENCE_CASE).findings.known()
@@ -249,8 +249,7 @@ def test_what_if_shows_what_moved() -> None:
 def test_a_bad_what_if_is_one_line() -> None:
     done = ddx("assess", str(REFERENCE_CASE), "--set", "tendon=yes")
     assert done.returncode == 2
-    assert done.stderr.count("\n") == 1
-    assert "did you mean 'tendon_attachment'" in done.stderr
+    assert_one_line_error(done.stderr, "did you mean 'tendon_attachment'")
 
 
 def test_no_color_is_respected() -> None:

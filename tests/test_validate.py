@@ -30,7 +30,7 @@ import pytest
 from ddx.errors import DdxInputError
 from ddx.rulepack import RulePack, load_rule_pack
 from ddx.validate import CaseOutcome, ranked_under_malignant
-from tests.conftest import RULES_DIR, Cli
+from tests.conftest import RULES_DIR, Cli, assert_one_line_error
 
 FIXTURE = Path(__file__).resolve().parent / "validation_fixture"
 FIXTURE_RULES = FIXTURE / "rules"
@@ -369,9 +369,7 @@ def test_a_case_without_a_reference_is_exit_2_with_file_and_line(cli: Cli, tmp_p
     (tmp_path / "b.yaml").write_text("id: b\ntitle: t\nfindings: {}\n", encoding="utf-8")
     code, out, err = cli("validate", str(tmp_path), "--rules", str(FIXTURE_RULES))
     assert (code, out) == (2, "")
-    assert err.startswith("ddx: error: ")
-    assert "b.yaml:1: no 'reference:' block" in err
-    assert err.count("\n") == 1
+    assert_one_line_error(err, "b.yaml:1: no 'reference:' block")
 
 
 def test_an_empty_folder_is_exit_2(cli: Cli, tmp_path: Path) -> None:
