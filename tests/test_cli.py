@@ -102,6 +102,14 @@ def test_regress_passes_on_the_curated_cases(cli: Cli) -> None:
     assert " 0 failed" in out
 
 
+def test_regress_never_shows_a_top_diagnosis_at_100_percent(cli: Cli) -> None:
+    # A rule-based estimate cannot claim certainty; rounding must not make it look as if it did.
+    code, out, _ = cli("regress", str(CASES_DIR / "myositis-ossificans-mature-thigh-zonal-cleft.yaml"))
+    assert code == 0
+    assert ">99%" in out
+    assert "100%" not in out
+
+
 def test_regress_fails_with_exit_1_and_says_what_broke(cli: Cli, tmp_path: Path) -> None:
     case = tmp_path / "wrong.yaml"
     text = REFERENCE_CASE.read_text().replace("top: avulsion", "top: sarcoma")

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ddx.case import Case
 from ddx.counterfactuals import candidate_values, posterior_shift
+from ddx.display import percent
 from ddx.evaluate import Conclusion, Evaluator
 from ddx.findings import AnswerError, FindingSpec, display_value, finding_names, normalise, parse_answer, suggest
 from ddx.oracle import evaluate
@@ -338,7 +339,7 @@ def words(spec: FindingSpec, value: Any) -> str:
 
 def summary_line(conclusion: Conclusion, labels: Mapping[Any, str], known: int | None = None) -> str:
     """The running differential in one line, saying on how many findings it rests."""
-    ranking = " · ".join(f"{labels[e.diagnosis]} {e.probability:.0%}" for e in conclusion.ranking)
+    ranking = " · ".join(f"{labels[e.diagnosis]} {percent(e.probability, 0)}" for e in conclusion.ranking)
     statuses = " · ".join(f"{s.condition.replace('_', ' ')}: {s.status}" for s in conclusion.secondary)
     flags = ", ".join(rule.id for rule, _ in conclusion.red_flags) or "none"
     basis = "" if known is None else f"on {known} finding{'' if known == 1 else 's'}: "

@@ -18,6 +18,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 from ddx.case import Case
+from ddx.display import percent
 from ddx.evaluate import Evaluator
 from ddx.findings import display_value
 from ddx.quiz.items import item_question, items_for_case, neutral_label
@@ -99,7 +100,7 @@ def questions_for(case: Case, evaluator: Evaluator) -> list[Question]:
                 name=f"{label}: most likely diagnosis",
                 text=f"{vignette}<p>Which diagnosis is most likely?</p>",
                 choices=tuple(Choice(labels[d], 100.0 if d == top else 0.0) for d in ranked),
-                feedback=f"ddx ranks {labels[top]} first ({conclusion.top.probability:.0%}).",
+                feedback=f"ddx ranks {labels[top]} first ({percent(conclusion.top.probability, 0)}).",
             )
         )
     questions += [

@@ -14,6 +14,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from ddx.display import percent
 from ddx.regress import CaseChange, RegressionRun, SnapshotChange
 from ddx.report import Report
 
@@ -34,7 +35,8 @@ def results_table(run: RegressionRun, width: int = 120) -> RenderableType:
     rows = []
     for result in run.results:
         status, style = _status(result.error, result.checked, result.failures)
-        top = "" if result.report is None else f"{result.report.top.diagnosis} {result.report.top.probability:.0%}"
+        report = result.report
+        top = "" if report is None else f"{report.top.diagnosis} {percent(report.top.probability, 0)}"
         details = [result.error] if result.error is not None else list(result.failures)
         rows.append((Text(status, style=style), result.case_id, top, details))
     if longest + 9 + 22 + 30 + 8 <= width:

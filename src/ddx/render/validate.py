@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ddx.display import percent
 from ddx.errors import DdxInputError
 
 Summary = dict[str, Any]
@@ -129,8 +130,9 @@ def miss_rows(summary: Summary) -> list[tuple[str, ...]]:
     return [
         (
             miss["case_id"],
-            f"{miss['reference']} ({miss['reference_probability']:.0%}, {miss['reference_rank'] or 'unranked'})",
-            f"{miss['top']} ({miss['top_probability']:.0%})",
+            f"{miss['reference']} ({percent(miss['reference_probability'], 0)}, "
+            f"{miss['reference_rank'] or 'unranked'})",
+            f"{miss['top']} ({percent(miss['top_probability'], 0)})",
             miss["hard"] or "",
             miss["source"],
         )
