@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
@@ -9,12 +10,16 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from ddx.case import discover_case_files
 from ddx.evaluate import Evaluator
 from ddx.regress import (
+    CaseResult,
+    RegressionRun,
     compare_runs,
     junit_xml,
+    not_compared,
     rule_coverage,
     rules_at,
     run_regression,
@@ -22,6 +27,7 @@ from ddx.regress import (
     snapshot_text,
     write_snapshots,
 )
+from ddx.render.regress import changes_table
 from ddx.rulepack import load_rule_pack
 from tests.conftest import CASES_DIR, REFERENCE_CASE, RULES_DIR
 
@@ -92,6 +98,21 @@ def test_changing_one_weight_moves_exactly_the_cases_where_that_rule_fires(
     fires_on = set(rule_coverage(current, ["AVU-TENDON-INSERTS-ON-LESION"])["AVU-TENDON-INSERTS-ON-LESION"])
     assert moved == fires_on
     assert moved
+
+
+def test_a_case_the_older_rules_cannot_read_is_named_not_silently_dropped(evaluator: Evaluator) -> None:
+    # A new finding value makes a case unreadable to the rules of an older commit; the comparison must say so.
+    after = run_regression([REFERENCE_CASE], evaluator)
+    path = after.results[0].path
+    error = f"{path}:14: findings.mineralization_pattern: got 'new_value'; expected one of none"
+    before = RegressionRun([CaseResult(path=path, case_id="reference-eurorad-14910", report=None, error=error)])
+    assert compare_runs(before, after) == []
+    skipped = not_compared(before, after)
+    assert [(c.case_id, c.run, c.error) for c in skipped] == [("reference-eurorad-14910", "before", error)]
+    console = Console(width=100, record=True, file=io.StringIO(), no_color=True)
+    console.print(changes_table([], "HEAD~1", skipped=skipped))
+    shown = " ".join(console.export_text().split())
+    assert "Not compared: reference-eurorad-14910 (the rules of HEAD~1 cannot assess it:" in shown
 
 
 def test_rules_at_a_git_ref_are_read_from_that_commit(tmp_path: Path) -> None:

@@ -640,7 +640,7 @@ def regress(
     evaluator = evaluator_for(rules)
     run = run_regression(paths, evaluator)
     cover = rule_coverage(run, list(evaluator.pack.firing_ids))
-    changes = None if against is None else _changes_against(against, rules, paths, run)
+    changes, skipped = (None, []) if against is None else _changes_against(against, rules, paths, run)
     stale: list[str] = []
     snapshot_diffs: list[Any] = []
     if snapshots is not None and update:
@@ -652,7 +652,7 @@ def regress(
         _write(junit, junit_xml(run))
     failed = len(run.failed) + (0 if update else len(stale))
     if as_json:
-        summary = run_summary(run, cover, changes)
+        summary = run_summary(run, cover, changes, skipped)
         summary["stale_snapshots"] = [] if update else stale
         summary["snapshot_changes"] = [
             {"case_id": c.case_id, "kinds": list(c.kinds), "diff": c.diff} for c in snapshot_diffs
@@ -662,7 +662,7 @@ def regress(
         console = _console()
         if changes is not None:  # what moved first: it is what the author changed the rules for
             short = {d: info.short_label for d, info in evaluator.pack.diagnoses.items()}
-            console.print(changes_table(changes, against or "", short))
+            console.print(changes_table(changes, against or "", short, skipped))
         console.print(results_table(run, console.width))
         if coverage:
             console.print(coverage_table(cover, console.width))
@@ -723,19 +723,21 @@ def validate(
         typer.echo(f"Plot written to {plot}", err=True)
 
 
-def _changes_against(against: str, rules: Path | None, paths: list[Path], run: Any) -> Any:
-    """What moved between the rules of ``against`` (a folder or a git ref of the current repository) and now."""
+def _changes_against(against: str, rules: Path | None, paths: list[Path], run: Any) -> tuple[Any, Any]:
+    """What moved between the rules of ``against`` (a folder or a git ref of the current repository) and now,
+    and the cases only one of the two could assess."""
     import tempfile
 
     from ddx.evaluate import Evaluator
-    from ddx.regress import compare_runs, rules_at, run_regression
+    from ddx.regress import compare_runs, not_compared, rules_at, run_regression
     from ddx.rulepack import default_rules_dir, load_rule_pack
 
     with tempfile.TemporaryDirectory(prefix="ddx-against-") as workdir:
         old_rules = rules_at(against, rules or default_rules_dir(), Path(workdir))
         old_evaluator = Evaluator(load_rule_pack(old_rules))
         try:
-            return compare_runs(run_regression(paths, old_evaluator), run)
+            before = run_regression(paths, old_evaluator)
+            return compare_runs(before, run), not_compared(before, run)
         finally:
             old_evaluator.close()
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from ddx.case import Case, Expectation, discover_case_files, load_case
 from ddx.errors import DdxInputError
@@ -177,7 +178,8 @@ def compare_reports(before: Report, after: Report) -> CaseChange:
 
 
 def compare_runs(before: RegressionRun, after: RegressionRun) -> list[CaseChange]:
-    """Case-by-case changes between two runs over the same files (cases that failed to load are skipped)."""
+    """Case-by-case changes between two runs over the same files (cases either run could not assess are
+    left out; ``not_compared`` names them)."""
     old = {r.path: r.report for r in before.results if r.report is not None}
     changes = []
     for result in after.results:
@@ -185,6 +187,30 @@ def compare_runs(before: RegressionRun, after: RegressionRun) -> list[CaseChange
         if result.report is not None and previous is not None:
             changes.append(compare_reports(previous, result.report))
     return changes
+
+
+@dataclass(frozen=True)
+class NotCompared:
+    """A case one of two runs could assess and the other could not (a value the older rules do not know)."""
+
+    case_id: str
+    run: Literal["before", "after"]
+    error: str
+
+
+def not_compared(before: RegressionRun, after: RegressionRun) -> list[NotCompared]:
+    """The cases that ``compare_runs`` leaves out because only one of the two runs assessed them."""
+    old = {r.path: r for r in before.results}
+    skipped = []
+    for result in after.results:
+        previous = old.get(result.path)
+        if previous is None or (previous.report is None) == (result.report is None):
+            continue
+        failed = previous if previous.report is None else result
+        skipped.append(
+            NotCompared(result.case_id, "before" if failed is previous else "after", failed.error or "not assessed")
+        )
+    return skipped
 
 
 def rules_at(reference: str, rules_dir: Path, workdir: Path, *, repository: Path | None = None) -> Path:
@@ -253,7 +279,10 @@ def junit_xml(run: RegressionRun) -> str:
 
 
 def run_summary(
-    run: RegressionRun, coverage: dict[str, list[str]], changes: list[CaseChange] | None
+    run: RegressionRun,
+    coverage: dict[str, list[str]],
+    changes: list[CaseChange] | None,
+    skipped: Sequence[NotCompared] = (),
 ) -> dict[str, object]:
     """The regression run as one JSON-ready object."""
     summary: dict[str, object] = {
@@ -290,6 +319,7 @@ def run_summary(
             for c in changes
             if c.moved
         ]
+        summary["not_compared"] = [{"case_id": c.case_id, "run": c.run, "error": c.error} for c in skipped]
     return summary
 
 

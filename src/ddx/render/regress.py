@@ -6,7 +6,7 @@ where every id fits whole, otherwise one block per case (or rule). An id is neve
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ddx.display import percent
-from ddx.regress import CaseChange, RegressionRun, SnapshotChange
+from ddx.regress import CaseChange, NotCompared, RegressionRun, SnapshotChange
 from ddx.report import Report
 
 
@@ -85,14 +85,23 @@ def _order(order: tuple[str, ...], short: Mapping[str, str]) -> str:
     return " > ".join(short.get(d, d) for d in order)
 
 
-def changes_table(changes: list[CaseChange], against: str, short: Mapping[str, str] | None = None) -> RenderableType:
+def changes_table(
+    changes: list[CaseChange],
+    against: str,
+    short: Mapping[str, str] | None = None,
+    skipped: Sequence[NotCompared] = (),
+) -> RenderableType:
     """One block per moved case: its id, the ranking (before → after), the deltas, the rules that changed;
-    ``short`` gives each diagnosis's short label (default: its id)."""
+    ``short`` gives each diagnosis's short label (default: its id); ``skipped``, the cases only one set of
+    rules could assess, each with why (so a case is never silently missing from the comparison)."""
     short = short or {}
     moved = [c for c in changes if c.moved]
     lines: list[RenderableType] = [
         Text(f"Changes against {against}: {len(moved)} of {len(changes)} cases moved", style="italic")
     ]
+    for case in skipped:
+        which = f"the rules of {against}" if case.run == "before" else "the current rules"
+        lines.append(Text(f"Not compared: {case.case_id} ({which} cannot assess it: {case.error})", style="yellow"))
     for change in moved:
         ranking = (
             Text(f"{_order(change.order_before, short)} → {_order(change.order_after, short)}", style="yellow")
