@@ -21,6 +21,15 @@ ANSWERS = REPO / "examples" / "quiz-answers-reference.yaml"
 TOO_MANY_GROUPS = REPO / "tests" / "bad_inputs" / "rules" / "too-many-groups.yaml"
 
 
+def one_rule(rule_id: str, *, when: str, fires: str, extra: str = "") -> str:
+    """A rule file holding one weak avulsion rule; ``when``, ``fires`` and ``extra`` are YAML flow text."""
+    return (
+        f"rules:\n  - id: {rule_id}\n    title: t\n    rationale: r\n    citations: [eurorad-14910]\n"
+        f"    when: {when}\n    effects: [{{diagnosis: avulsion, direction: for, strength: weak}}]\n"
+        f"    examples: {{fires: [{fires}], does_not_fire: [{{}}]}}\n" + (f"    {extra}\n" if extra else "")
+    )
+
+
 def copy_rules(tmp_path: Path) -> Path:
     folder = tmp_path / "rules"
     shutil.copytree(RULES_DIR, folder)
@@ -301,12 +310,7 @@ def test_a_huge_what_if_value_is_shortened_in_the_error() -> None:
 def test_a_yaml_date_in_a_rule_file_is_exit_2_with_the_cache_on_as_off(tmp_path: Path) -> None:
     rules = copy_rules(tmp_path)
     bad = rules / "zz.yaml"
-    bad.write_text(
-        "rules:\n  - id: DATED-RULE\n    title: t\n    rationale: r\n    citations: [eurorad-14910]\n"
-        "    when: {age_years: 2024-01-01}\n    effects: [{diagnosis: avulsion, direction: for, strength: weak}]\n"
-        "    examples: {fires: [{age_years: 1}], does_not_fire: [{}]}\n",
-        encoding="utf-8",
-    )
+    bad.write_text(one_rule("DATED-RULE", when="{age_years: 2024-01-01}", fires="{age_years: 1}"), encoding="utf-8")
     for cache in (str(tmp_path / "cache"), str(tmp_path / "cache"), "off"):  # a miss, then a hit, then off
         done = run_ddx("assess", str(REFERENCE_CASE), "--rules", str(rules), env={"DDX_CACHE_DIR": cache})
         assert done.returncode == 2, done.stderr
@@ -316,9 +320,7 @@ def test_a_yaml_date_in_a_rule_file_is_exit_2_with_the_cache_on_as_off(tmp_path:
 def test_a_date_where_text_is_expected_loads_with_or_without_the_cache(tmp_path: Path) -> None:
     rules = copy_rules(tmp_path)
     (rules / "zz.yaml").write_text(
-        "rules:\n  - id: DATED-RULE\n    title: t\n    rationale: r\n    citations: [eurorad-14910]\n"
-        "    when: {age_years: 1}\n    effects: [{diagnosis: avulsion, direction: for, strength: weak}]\n"
-        "    examples: {fires: [{age_years: 1}], does_not_fire: [{}]}\n    maintenance: {added: 2024-01-01}\n",
+        one_rule("DATED-RULE", when="{age_years: 1}", fires="{age_years: 1}", extra="maintenance: {added: 2024-01-01}"),
         encoding="utf-8",
     )
     for cache in (str(tmp_path / "cache"), str(tmp_path / "cache"), "off"):
@@ -338,10 +340,7 @@ def test_a_rule_beyond_the_engines_limits_is_exit_2_from_every_command(tmp_path:
 def test_yml_rule_files_are_loaded(tmp_path: Path) -> None:
     rules = copy_rules(tmp_path)
     (rules / "extra.yml").write_text(
-        "rules:\n  - id: YML-RULE\n    title: t\n    rationale: r\n    citations: [eurorad-14910]\n"
-        "    when: {age_years: 101}\n    effects: [{diagnosis: avulsion, direction: for, strength: weak}]\n"
-        "    examples: {fires: [{age_years: 101}], does_not_fire: [{}]}\n",
-        encoding="utf-8",
+        one_rule("YML-RULE", when="{age_years: 101}", fires="{age_years: 101}"), encoding="utf-8"
     )
     done = run_ddx("rules", "show", "YML-RULE", "--rules", str(rules))
     assert done.returncode == 0, done.stderr
